@@ -1,0 +1,91 @@
+"""The composition root: ``create_app(settings)`` wires every part of Shelf, and nothing else does.
+
+Nothing connects to a database at import time or in ``create_app``; connections open on first use.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import timedelta
+
+from fastapi import FastAPI
+
+from shelf import __version__
+from shelf.catalog import api as catalog_api
+from shelf.catalog.service import CatalogService, SqlProductReader
+from shelf.gateway.body_limit import BodyLimitMiddleware
+from shelf.gateway.problems import install_problem_handlers
+from shelf.gateway.request_id import RequestIdMiddleware
+from shelf.identity.service import IdentityService
+from shelf.monitoring import health
+from shelf.monitoring.logging import configure_logging
+from shelf.platform.clock import Clock, SystemClock
+from shelf.platform.db import Database
+from shelf.settings import Settings, load_settings
+from shelf.uow import SqlUnitOfWork
+
+
+@dataclass
+class Container:
+    """Every long-lived object of one Shelf process."""
+
+    settings: Settings
+    database: Database
+    catalog: CatalogService
+    identity: IdentityService
+
+    async def aclose(self) -> None:
+        await self.database.dispose()
+
+
+def build_container(settings: Settings, clock: Clock | None = None) -> Container:
+    clock = clock or SystemClock()
+    database = Database(settings)
+
+    def uow() -> SqlUnitOfWork:
+        return SqlUnitOfWork(database.sessions)
+
+    return Container(
+        settings=settings,
+        database=database,
+        catalog=CatalogService(
+            uow,
+            SqlProductReader(database.sessions, database.dialect),
+            clock,
+            idempotency_ttl=timedelta(seconds=settings.idempotency_ttl_seconds),
+        ),
+        identity=IdentityService(uow, clock),
+    )
+
+
+def create_app(settings: Settings | None = None, *, clock: Clock | None = None) -> FastAPI:
+    settings = settings or load_settings()
+    configure_logging(settings.log_format, settings.log_level)
+    container = build_container(settings, clock)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        yield
+        await container.aclose()
+
+    app = FastAPI(
+        title="Shelf",
+        version=__version__,
+        description="Self-hosted product catalog platform.",
+        lifespan=lifespan,
+    )
+    app.state.container = container
+    install_problem_handlers(app)
+    # Outermost first: the request id must exist before anything can fail or log.
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(RequestIdMiddleware)
+    app.include_router(health.router)
+    app.include_router(catalog_api.router)
+    return app
+
+
+def create_app_from_env() -> FastAPI:
+    """Factory for ``uvicorn --factory`` (what ``shelf serve`` runs in every worker)."""
+    return create_app(load_settings())

@@ -1,0 +1,1 @@
+"""The catalog service: products, their validation, storage, search and REST API."""

@@ -1,0 +1,1 @@
+"""The gateway: plain ASGI middleware and HTTP plumbing every request passes through."""

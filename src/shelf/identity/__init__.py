@@ -1,0 +1,1 @@
+"""Identity: users, API keys, principals and the permission table."""

@@ -1,0 +1,67 @@
+"""Who may do what, declared once. Services check permissions; nothing checks role names."""
+
+from __future__ import annotations
+
+import enum
+import uuid
+from dataclasses import dataclass
+
+from shelf.platform.errors import Forbidden, Unauthenticated
+
+
+class Role(enum.StrEnum):
+    ADMIN = "admin"
+    EDITOR = "editor"
+    VIEWER = "viewer"
+    CLIENT = "client"  # public project key for browsers and apps (API keys only)
+
+
+USER_ROLES = (Role.ADMIN, Role.EDITOR, Role.VIEWER)
+
+
+class Permission(enum.StrEnum):
+    CATALOG_READ_ALL = "catalog:read_all"  # drafts and archived products too
+    CATALOG_WRITE = "catalog:write"
+
+
+ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
+    Role.ADMIN: frozenset(Permission),
+    Role.EDITOR: frozenset({Permission.CATALOG_READ_ALL, Permission.CATALOG_WRITE}),
+    Role.VIEWER: frozenset({Permission.CATALOG_READ_ALL}),
+    Role.CLIENT: frozenset(),
+}
+
+
+@dataclass(frozen=True)
+class Principal:
+    """The authenticated caller, resolved once per request by the gateway."""
+
+    kind: str  # "anonymous", "api_key" or "user"
+    id: uuid.UUID | None = None
+    role: Role | None = None
+    name: str = "anonymous"
+
+    @property
+    def is_anonymous(self) -> bool:
+        return self.role is None
+
+    @property
+    def scope(self) -> str:
+        """A stable string naming this caller, for keys such as idempotency records."""
+        return f"{self.kind}:{self.id}"
+
+    def can(self, permission: Permission) -> bool:
+        return self.role is not None and permission in ROLE_PERMISSIONS[self.role]
+
+    def require_authenticated(self) -> None:
+        if self.is_anonymous:
+            raise Unauthenticated("this action needs credentials: send 'Authorization: Bearer <key>'")
+
+    def require(self, permission: Permission) -> None:
+        if self.can(permission):
+            return
+        self.require_authenticated()
+        raise Forbidden(f"the role '{self.role}' may not perform '{permission}'")
+
+
+ANONYMOUS = Principal(kind="anonymous")

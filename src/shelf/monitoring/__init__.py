@@ -1,0 +1,1 @@
+"""Monitoring: logs, health, and (later) metrics and traces."""

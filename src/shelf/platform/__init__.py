@@ -1,0 +1,1 @@
+"""Cross-cutting building blocks: database, ids, clock, errors."""

@@ -1,0 +1,76 @@
+"""The unit of work: one transaction, with the repositories that work inside it.
+
+Services open one with ``async with uow_factory() as uow`` and call ``await uow.commit()``; leaving
+the block without committing rolls everything back, so no write is ever half-applied.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from types import TracebackType
+from typing import Protocol, Self
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from shelf.catalog.repository import ProductRepository, SqlProductRepository
+from shelf.identity.repository import (
+    ApiKeyRepository,
+    SqlApiKeyRepository,
+    SqlUserRepository,
+    UserRepository,
+)
+from shelf.platform.idempotency import IdempotencyRepository, IdempotencyStore
+
+
+class UnitOfWork(Protocol):
+    products: ProductRepository
+    idempotency: IdempotencyStore
+    users: UserRepository
+    api_keys: ApiKeyRepository
+
+    async def __aenter__(self) -> Self: ...
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None: ...
+    async def commit(self) -> None: ...
+    async def rollback(self) -> None: ...
+
+
+UnitOfWorkFactory = Callable[[], "UnitOfWork"]
+
+
+class SqlUnitOfWork:
+    session: AsyncSession
+    products: ProductRepository
+    idempotency: IdempotencyStore
+    users: UserRepository
+    api_keys: ApiKeyRepository
+
+    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+        self._sessions = sessions
+
+    async def __aenter__(self) -> Self:
+        self.session = self._sessions()
+        self.products = SqlProductRepository(self.session)
+        self.idempotency = IdempotencyRepository(self.session)
+        self.users = SqlUserRepository(self.session)
+        self.api_keys = SqlApiKeyRepository(self.session)
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.session.rollback()  # a no-op after commit; undoes anything left uncommitted
+        await self.session.close()
+
+    async def commit(self) -> None:
+        await self.session.commit()
+
+    async def rollback(self) -> None:
+        await self.session.rollback()
