@@ -48,9 +48,10 @@ class Product(Base):
         Index("ix_products_category_status_created", "category", "status", "created_at", "id"),
         Index("ix_products_category_status_price", "category", "status", "price_amount", "id"),
     )
-    # Every UPDATE and DELETE carries "WHERE version = :seen" and bumps it: a concurrent writer
-    # makes the statement match nothing, which surfaces as a conflict instead of a lost update.
-    __mapper_args__ = {"version_id_col": version}  # noqa: RUF012 - SQLAlchemy's declarative API
+    # The service sets each new version itself; the mapper adds "WHERE version = :seen" to every
+    # UPDATE and DELETE, so a concurrent writer makes the statement match nothing, which surfaces
+    # as a conflict instead of a lost update.
+    __mapper_args__ = {"version_id_col": version, "version_id_generator": False}  # noqa: RUF012
 
 
 class ProductTag(Base):

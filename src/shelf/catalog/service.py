@@ -177,6 +177,7 @@ class CatalogService:
             for name, value in columns.items():
                 setattr(product, name, value)
             product.updated_at = self._clock.now()
+            product.version += 1
             try:
                 await uow.commit()  # the version column guards against a concurrent writer
             except StaleDataError:

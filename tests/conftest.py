@@ -1,0 +1,85 @@
+"""Shared fixtures. Integration tests run once per backend: SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from sqlalchemy import text
+
+from shelf.app import Container, create_app
+from shelf.identity.permissions import Role
+from shelf.platform import migrations
+from shelf.settings import Settings
+from tests.databases import database
+
+BACKENDS = ["sqlite", "postgresql"]
+TABLES = ["product_tags", "products", "idempotency_keys", "api_keys", "users"]
+
+
+@pytest.fixture(scope="session", params=BACKENDS)
+def backend(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture(scope="session")
+async def database_url(backend: str, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[str]:
+    async with database(backend, tmp_path_factory.mktemp(backend)) as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+def settings(database_url: str) -> Settings:
+    return Settings(database_url=database_url, env="test", log_level="warning")
+
+
+@pytest.fixture(scope="session")
+async def app(settings: Settings) -> AsyncIterator[FastAPI]:
+    import asyncio
+
+    await asyncio.to_thread(migrations.upgrade, settings)
+    application = create_app(settings)
+    yield application
+    await application.state.container.aclose()
+
+
+@pytest.fixture
+async def container(app: FastAPI) -> AsyncIterator[Container]:
+    container: Container = app.state.container
+    yield container
+    async with container.database.engine.begin() as connection:
+        if connection.dialect.name == "postgresql":
+            await connection.execute(text(f"TRUNCATE {', '.join(TABLES)} CASCADE"))
+        else:
+            for table in TABLES:
+                await connection.execute(text(f"DELETE FROM {table}"))  # noqa: S608 - fixed names
+
+
+@pytest.fixture
+async def client(app: FastAPI, container: Container) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://shelf.test") as http:
+        yield http
+
+
+@dataclass(frozen=True)
+class Keys:
+    admin: str
+    editor: str
+    viewer: str
+    client: str
+
+    def auth(self, role: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {getattr(self, role)}"}
+
+
+@pytest.fixture
+async def keys(container: Container) -> Keys:
+    secrets = {}
+    for role in Role:
+        issued = await container.identity.create_api_key(f"test-{role}", role)
+        secrets[role.value] = issued.secret
+    return Keys(**secrets)
