@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export SHELF_DATABASE_URL ?= sqlite:///./shelf.db
 
-.PHONY: install run test lint test-unit test-integration format clean
+.PHONY: install run test lint format clean
 
 install: $(STAMP)
 

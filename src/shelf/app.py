@@ -25,6 +25,7 @@ from shelf.platform.clock import Clock, SystemClock
 from shelf.platform.db import Database
 from shelf.settings import Settings, load_settings
 from shelf.uow import SqlUnitOfWork
+from shelf.web.api_docs import install_api_docs
 
 
 @dataclass
@@ -75,14 +76,18 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         version=__version__,
         description="Self-hosted product catalog platform.",
         lifespan=lifespan,
+        docs_url=None,  # served by web.api_docs from packaged assets instead of a CDN
+        redoc_url=None,
     )
     app.state.container = container
     install_problem_handlers(app)
-    # Outermost first: the request id must exist before anything can fail or log.
+    # Each add_middleware wraps the stack so far: the last added runs first. The request id
+    # must exist before anything can fail or log, so RequestIdMiddleware is the outermost.
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestIdMiddleware)
     app.include_router(health.router)
     app.include_router(catalog_api.router)
+    install_api_docs(app)
     return app
 
 

@@ -133,6 +133,10 @@ FEATURES = (
 TAG_POOL = ("new", "bestseller", "eco", "gift", "limited", "sale", "handmade", "vegan", "bundle")
 
 
+def _article(word: str) -> str:
+    return "An" if word[0].lower() in "aeiou" else "A"
+
+
 def demo_products(count: int, *, seed: int = 42, now: datetime) -> Iterator[dict[str, object]]:
     """``count`` products as column dicts, oldest first, reproducible for a given ``seed``."""
     rng = random.Random(seed)
@@ -161,7 +165,7 @@ def demo_products(count: int, *, seed: int = 42, now: datetime) -> Iterator[dict
             "sku": f"{category.slug[:3].upper()}-{index + 1:07d}",
             "name": f"{adjective} {material} {noun}",
             "description": (
-                f"A {adjective.lower()} {noun.lower()} in {color} {material.lower()}. "
+                f"{_article(adjective)} {adjective.lower()} {noun.lower()} in {color} {material.lower()}. "
                 f"{rng.choice(FEATURES)} {rng.choice(FEATURES)}"
             ),
             "price_amount": price,

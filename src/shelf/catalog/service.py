@@ -107,6 +107,7 @@ class CatalogService:
                 await uow.products.add(product)
                 body = _body(product)
                 if idempotency_key:
+                    await uow.idempotency.purge_expired(now)  # indexed; keeps the table bounded
                     uow.idempotency.add(
                         IdempotencyRecord(
                             scope=principal.scope,

@@ -15,7 +15,7 @@ def serve(
     port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
     workers: Annotated[int, typer.Option(min=1, help="Worker processes.")] = 1,
 ) -> None:
-    """Serve the API, storefront and admin console."""
+    """Serve the HTTP API (and its reference at /docs)."""
     settings = load_settings_or_exit()  # fail fast on bad configuration, before forking workers
     uvicorn.run(
         "shelf.app:create_app_from_env",

@@ -15,7 +15,7 @@ from pydantic import ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
-from shelf.gateway.request_id import request_id_var
+from shelf.gateway.context import request_id_var
 from shelf.platform import errors
 from shelf.platform.jsonutil import dumps
 

@@ -1,0 +1,1 @@
+"""Pages served to people: the API reference now; the storefront and admin console later."""
