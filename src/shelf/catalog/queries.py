@@ -24,7 +24,7 @@ from shelf.catalog.errors import InvalidCursor
 from shelf.catalog.models import Product, ProductStatus, ProductTag
 from shelf.catalog.money import STORAGE_SCALE, parse_amount
 from shelf.catalog.schemas import SLUG_PATTERN, ProductPage, ProductRead
-from shelf.catalog.search import apply_search, tokens
+from shelf.catalog.search import Tier, matches, tokens
 
 SortKey = Literal["created_at", "-created_at", "name", "-name", "price", "-price"]
 
@@ -63,9 +63,12 @@ class _Order:
     descending: bool
 
 
+RELEVANCE = _Order("relevance", descending=True)
+
+
 def _order_of(query: ProductQuery, searching: bool) -> _Order:
     if query.sort is None:
-        return _Order("relevance", False) if searching else _Order("created_at", True)
+        return RELEVANCE if searching else _Order("created_at", descending=True)
     return _Order(query.sort.lstrip("-"), query.sort.startswith("-"))
 
 
@@ -95,7 +98,7 @@ def _decode_cursor(cursor: str, fingerprint: str, order: _Order) -> tuple[Any, u
     return parsed_key, parsed_id
 
 
-def _key_of(order: _Order, product: Product, rank: float | None) -> Any:
+def _key_of(order: _Order, product: Product, tier: Tier | None) -> Any:
     match order.name:
         case "created_at":
             return product.created_at.isoformat()
@@ -104,7 +107,7 @@ def _key_of(order: _Order, product: Product, rank: float | None) -> Any:
         case "price":
             return str(product.price_amount)
         case _:
-            return rank
+            return [int(tier or Tier.NAME), product.created_at.isoformat()]
 
 
 def _parse_key(order_name: str, key: Any) -> Any:
@@ -118,9 +121,8 @@ def _parse_key(order_name: str, key: Any) -> Any:
         case "price":
             return Decimal(key)
         case _:
-            if isinstance(key, bool) or not isinstance(key, int | float):
-                raise TypeError("bad rank key")
-            return float(key)
+            tier, created_at = key
+            return Tier(tier), datetime.fromisoformat(created_at)
 
 
 def _filtered(query: ProductQuery, *, visible_all: bool) -> Select[Product]:
@@ -147,44 +149,77 @@ SORT_COLUMNS: dict[str, ColumnElement[Any]] = {
     "name": Product.__table__.c.name,
     "price": Product.__table__.c.price_amount,
 }
+Row = tuple[Product, Tier | None]
 
 
 async def list_products(
     session: AsyncSession, dialect: str, query: ProductQuery, *, visible_all: bool
 ) -> ProductPage:
     statement = _filtered(query, visible_all=visible_all)
-    rank: ColumnElement[float] | None = None
-    if query.q:
-        words = tokens(query.q)
-        if not words:  # only punctuation: nothing can match
-            return ProductPage(items=[], next_cursor=None)
-        statement, rank = apply_search(statement, dialect, words)
-
-    order = _order_of(query, searching=rank is not None)
-    sort_column = rank if order.name == "relevance" and rank is not None else SORT_COLUMNS[order.name]
+    words = tokens(query.q) if query.q else []
+    if query.q and not words:  # only punctuation: nothing can match
+        return ProductPage(items=[], next_cursor=None)
+    order = _order_of(query, searching=bool(words))
     fingerprint = _fingerprint(query, visible_all)
-    if query.cursor:
-        last_key, last_id = _decode_cursor(query.cursor, fingerprint, order)
-        position = tuple_(sort_column, Product.id)
-        after = (last_key, last_id)
-        statement = statement.where(position < after if order.descending else position > after)
-    if order.descending:
-        statement = statement.order_by(sort_column.desc(), Product.id.desc())
-    else:
-        statement = statement.order_by(sort_column.asc(), Product.id.asc())
+    position = _decode_cursor(query.cursor, fingerprint, order) if query.cursor else None
 
-    products: list[tuple[Product, float | None]]
-    if rank is not None:
-        rows = (await session.execute(statement.add_columns(rank).limit(query.limit + 1))).all()
-        products = [(row[0], float(row[1])) for row in rows]
+    if order is RELEVANCE:
+        rows = await _relevance_page(
+            session, statement, dialect=dialect, words=words, position=position, wanted=query.limit + 1
+        )
     else:
-        found = await session.scalars(statement.limit(query.limit + 1))
-        products = [(product, None) for product in found]
+        if words:
+            statement = statement.where(matches(dialect, words))
+        found = await session.scalars(_sorted(statement, order, position).limit(query.limit + 1))
+        rows = [(product, None) for product in found]
 
-    has_more = len(products) > query.limit
-    products = products[: query.limit]
     next_cursor = None
-    if has_more:
-        last, last_rank = products[-1]
-        next_cursor = _encode_cursor(fingerprint, _key_of(order, last, last_rank), last.id)
-    return ProductPage(items=[ProductRead.from_product(p) for p, _ in products], next_cursor=next_cursor)
+    if len(rows) > query.limit:
+        rows = rows[: query.limit]
+        last, tier = rows[-1]
+        next_cursor = _encode_cursor(fingerprint, _key_of(order, last, tier), last.id)
+    return ProductPage(items=[ProductRead.from_product(p) for p, _ in rows], next_cursor=next_cursor)
+
+
+def _sorted(
+    statement: Select[Product], order: _Order, position: tuple[Any, uuid.UUID] | None
+) -> Select[Product]:
+    """Keyset order: ``(sort key, id)``, strictly after ``position`` when a cursor gave one."""
+    column = SORT_COLUMNS[order.name]
+    if position is not None:
+        after = tuple_(column, Product.id)
+        statement = statement.where(after < position if order.descending else after > position)
+    if order.descending:
+        return statement.order_by(column.desc(), Product.id.desc())
+    return statement.order_by(column.asc(), Product.id.asc())
+
+
+async def _relevance_page(
+    session: AsyncSession,
+    statement: Select[Product],
+    *,
+    dialect: str,
+    words: list[str],
+    position: tuple[Any, uuid.UUID] | None,
+    wanted: int,
+) -> list[Row]:
+    """Name matches first, then the rest; newest first within each tier (see ``catalog.search``)."""
+    start_tier = Tier.NAME
+    tier_position: tuple[Any, uuid.UUID] | None = None
+    if position is not None:
+        (start_tier, created_at), last_id = position
+        tier_position = (created_at, last_id)
+    rows: list[Row] = []
+    for tier in Tier:
+        if tier < start_tier:
+            continue
+        within = _sorted(
+            statement.where(matches(dialect, words, tier)),
+            _Order("created_at", descending=True),
+            tier_position if tier == start_tier else None,
+        )
+        found = await session.scalars(within.limit(wanted - len(rows)))
+        rows.extend((product, tier) for product in found)
+        if len(rows) >= wanted:
+            break
+    return rows

@@ -1,22 +1,32 @@
-"""Full-text search, per backend: SQLite FTS5 with bm25, PostgreSQL tsvector + GIN with ts_rank.
+"""Full-text search, per backend: SQLite FTS5 and PostgreSQL tsvector behind a GIN index.
 
 User text never reaches either query language as syntax: it is split into word tokens, all of
 which must match, and the last one matches as a prefix (so "wool sca" finds "wool scarf").
+
+Relevance comes in two tiers: products whose *name* holds every word, then products that match
+only through their tags, category or description; newest first within a tier. Each tier is a plain
+filter, so the database can walk the ``(status, created_at)`` index and stop after one page for a
+common word, or start from the full-text index for a rare one, instead of scoring every match the
+way ``ts_rank`` or bm25 must. The order does not depend on corpus statistics either, which keeps
+cursors stable while products are added.
 """
 
 from __future__ import annotations
 
+import enum
 import re
 from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
     Integer,
-    Select,
     Uuid,
+    and_,
     column,
     func,
     literal_column,
+    not_,
+    select,
     table,
     text,
 )
@@ -29,25 +39,45 @@ _search_rowids = table("product_search_rowids", column("rowid", Integer), column
 _fts = table("products_fts", column("rowid", Integer))
 
 
+class Tier(enum.IntEnum):
+    NAME = 1  # every word is in the name
+    OTHER = 2  # every word matches, but not all of them in the name
+
+
 def tokens(query: str) -> list[str]:
     return [t.lower() for t in _WORD.findall(query)][:MAX_TOKENS]
 
 
-def apply_search(
-    statement: Select[Product], dialect: str, words: list[str]
-) -> tuple[Select[Product], ColumnElement[float]]:
-    """Restrict ``statement`` to matching products; return it with a rank where lower is better."""
+def matches(dialect: str, words: list[str], tier: Tier | None = None) -> ColumnElement[bool]:
+    """A filter for products matching every word: in the given tier, or anywhere when ``None``."""
     if dialect == "sqlite":
-        match = " ".join(f'"{w}"' for w in words[:-1]) + f' "{words[-1]}"*'
-        statement = (
-            statement.join(_search_rowids, _search_rowids.c.product_id == Product.id)
-            .join(_fts, _fts.c.rowid == _search_rowids.c.rowid)
-            .where(text("products_fts MATCH :fts_query").bindparams(fts_query=match))
-        )
-        # Column weights: name, description, tags, category.
-        rank: ColumnElement[float] = func.bm25(literal_column("products_fts"), 10.0, 1.0, 4.0, 2.0)
-        return statement, rank
-    tsquery = func.to_tsquery("english", " & ".join([*words[:-1], f"{words[-1]}:*"]))
+        return _sqlite_match(_fts5_expression(words, tier))
     vector: ColumnElement[Any] = literal_column("products.search_vector")
-    statement = statement.where(vector.op("@@")(tsquery))
-    return statement, -func.ts_rank(vector, tsquery)
+    anywhere = vector.op("@@")(func.to_tsquery("english", _tsquery(words, weight="")))
+    in_name = vector.op("@@")(func.to_tsquery("english", _tsquery(words, weight="A")))
+    if tier is None:
+        return anywhere
+    return in_name if tier is Tier.NAME else and_(anywhere, not_(in_name))
+
+
+def _tsquery(words: list[str], weight: str) -> str:
+    # Tokens are \w+ only, so they cannot carry tsquery operators. The weight label A restricts a
+    # lexeme to the name (see the search_vector definition in the first migration).
+    return " & ".join([*(f"{w}:{weight}" if weight else w for w in words[:-1]), f"{words[-1]}:*{weight}"])
+
+
+def _fts5_expression(words: list[str], tier: Tier | None) -> str:
+    phrase = "(" + " ".join([*(f'"{w}"' for w in words[:-1]), f'"{words[-1]}"*']) + ")"
+    if tier is None:
+        return phrase
+    in_name = f"{{name}} : {phrase}"
+    return in_name if tier is Tier.NAME else f"{phrase} NOT ({in_name})"
+
+
+def _sqlite_match(expression: str) -> ColumnElement[bool]:
+    matching_rowids = select(_fts.c.rowid).where(
+        text("products_fts MATCH :fts_query").bindparams(fts_query=expression)
+    )
+    return Product.id.in_(
+        select(_search_rowids.c.product_id).where(_search_rowids.c.rowid.in_(matching_rowids))
+    )

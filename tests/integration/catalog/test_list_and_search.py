@@ -290,3 +290,25 @@ async def test_staff_search_finds_drafts(
 ) -> None:
     response = await client.get("/api/v1/products", params={"q": "jacket"}, headers=keys.auth("viewer"))
     assert names(response.json()["items"]) == ["Prototype Jacket"]
+
+
+async def test_relevance_pages_cross_from_name_matches_to_other_matches(
+    client: httpx.AsyncClient, keys: Keys
+) -> None:
+    for n in range(3):
+        await create(client, keys.auth("editor"), name=f"Kettle {n}", description="Boils water.")
+    for n in range(4):
+        await create(client, keys.auth("editor"), name=f"Stove {n}", description="Fits any kettle.")
+    first = (await client.get("/api/v1/products", params={"q": "kettle", "limit": 2})).json()
+    # A new name match arrives after the first page: it sorts before the cursor, so it is not
+    # shown later and nothing already shown repeats.
+    await create(client, keys.auth("editor"), name="Kettle late", description="Boils water.")
+    seen = names(first["items"])
+    cursor = first["next_cursor"]
+    while cursor:
+        page = (
+            await client.get("/api/v1/products", params={"q": "kettle", "limit": 2, "cursor": cursor})
+        ).json()
+        seen += names(page["items"])
+        cursor = page["next_cursor"]
+    assert seen == ["Kettle 2", "Kettle 1", "Kettle 0", "Stove 3", "Stove 2", "Stove 1", "Stove 0"]
