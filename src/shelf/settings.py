@@ -29,6 +29,17 @@ class Settings(BaseSettings):
     idempotency_ttl_seconds: int = Field(default=24 * 3600, ge=60)
     database_pool_size: int = Field(default=10, ge=1, le=200)
 
+    # Identity: tokens and console sessions.
+    jwt_issuer: str = "shelf"
+    jwt_audience: str = "shelf-api"
+    access_token_ttl_seconds: int = Field(default=15 * 60, ge=60, le=3600)
+    refresh_token_ttl_seconds: int = Field(default=30 * 24 * 3600, ge=3600)
+    session_ttl_seconds: int = Field(default=8 * 3600, ge=300)
+
+    # Gateway: rate limits (see gateway/ratelimit.py).
+
+    # Gateway: security headers and CORS (see gateway/security.py).
+
     @model_validator(mode="after")
     def _refuse_weak_secret_in_production(self) -> Settings:
         secret = self.secret_key.get_secret_value()
