@@ -18,7 +18,17 @@ from shelf.settings import Settings
 from tests.databases import database
 
 BACKENDS = ["sqlite", "postgresql"]
-TABLES = ["product_tags", "products", "idempotency_keys", "api_keys", "users"]
+TABLES = [
+    "product_tags",
+    "products",
+    "idempotency_keys",
+    "audit_log",
+    "refresh_tokens",
+    "login_families",
+    "console_sessions",
+    "api_keys",
+    "users",
+]
 
 
 @pytest.fixture(scope="session", params=BACKENDS)

@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 from types import TracebackType
 from typing import Self
 
+from shelf.audit.models import AuditEntry
 from shelf.catalog.models import Product
 from shelf.catalog.queries import ProductQuery
 from shelf.catalog.schemas import ProductPage, ProductRead
@@ -83,6 +84,18 @@ class FakeApiKeys:
         self.rows.append(key)
 
 
+class FakeAudit:
+    def __init__(self) -> None:
+        self.entries: list[AuditEntry] = []
+
+    def add(self, entry: AuditEntry) -> None:
+        self.entries.append(entry)
+
+
+class FakeLogins:
+    """Not used by the catalog service; identity is tested against the real database."""
+
+
 class FakeUnitOfWork:
     """Shares its repositories across transactions (they are the "database") and records commits.
 
@@ -94,6 +107,8 @@ class FakeUnitOfWork:
         self.idempotency = FakeIdempotency()
         self.users = FakeUsers()
         self.api_keys = FakeApiKeys()
+        self.logins = FakeLogins()
+        self.audit = FakeAudit()
         self.commits = 0
 
     def __call__(self) -> Self:

@@ -13,16 +13,25 @@ from datetime import timedelta
 from fastapi import FastAPI
 
 from shelf import __version__
+from shelf.audit import api as audit_api
+from shelf.audit.service import AuditService
 from shelf.catalog import api as catalog_api
 from shelf.catalog.service import CatalogService, SqlProductReader
+from shelf.gateway.auth import AuthenticationMiddleware
 from shelf.gateway.body_limit import BodyLimitMiddleware
 from shelf.gateway.problems import install_problem_handlers
+from shelf.gateway.ratelimit import RateLimitMiddleware, RoutePolicies
 from shelf.gateway.request_id import RequestIdMiddleware
+from shelf.gateway.security import SecurityHeadersMiddleware, add_cors_middleware
+from shelf.gateway.tracecontext import TraceContextMiddleware
+from shelf.identity import api as identity_api
 from shelf.identity.service import IdentityService
+from shelf.identity.tokens import AccessTokens
 from shelf.monitoring import health
 from shelf.monitoring.logging import configure_logging
 from shelf.platform.clock import Clock, SystemClock
 from shelf.platform.db import Database
+from shelf.platform.ratelimit import RateLimiter, rate_limit_store
 from shelf.settings import Settings, load_settings
 from shelf.uow import SqlUnitOfWork
 from shelf.web.api_docs import install_api_docs
@@ -36,9 +45,12 @@ class Container:
     database: Database
     catalog: CatalogService
     identity: IdentityService
+    audit: AuditService
+    rate_limiter: RateLimiter
 
     async def aclose(self) -> None:
         await self.database.dispose()
+        await self.rate_limiter.aclose()
 
 
 def build_container(settings: Settings, clock: Clock | None = None) -> Container:
@@ -57,7 +69,21 @@ def build_container(settings: Settings, clock: Clock | None = None) -> Container
             clock,
             idempotency_ttl=timedelta(seconds=settings.idempotency_ttl_seconds),
         ),
-        identity=IdentityService(uow, clock),
+        identity=IdentityService(
+            uow,
+            clock,
+            AccessTokens(
+                settings.secret_key.get_secret_value(),
+                issuer=settings.jwt_issuer,
+                audience=settings.jwt_audience,
+                ttl=timedelta(seconds=settings.access_token_ttl_seconds),
+            ),
+            secret=settings.secret_key.get_secret_value(),
+            refresh_ttl=timedelta(seconds=settings.refresh_token_ttl_seconds),
+            session_ttl=timedelta(seconds=settings.session_ttl_seconds),
+        ),
+        audit=AuditService(database.sessions),
+        rate_limiter=RateLimiter(rate_limit_store(settings)),
     )
 
 
@@ -83,10 +109,23 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     install_problem_handlers(app)
     # Each add_middleware wraps the stack so far: the last added runs first. The request id
     # must exist before anything can fail or log, so RequestIdMiddleware is the outermost.
+    # Outermost first: request id, trace context, security headers, CORS (only when origins are
+    # configured), body limit, authentication. Security headers sit outside CORS and the body
+    # limit so that preflight answers and 413s get them too.
+    # Rate limits run inside authentication: they key on the principal it resolves.
+    app.add_middleware(
+        RateLimitMiddleware, limiter=container.rate_limiter, policies=RoutePolicies.from_settings(settings)
+    )
+    app.add_middleware(AuthenticationMiddleware, identity=container.identity)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    add_cors_middleware(app, settings)
+    app.add_middleware(SecurityHeadersMiddleware, strict_transport_security=settings.env == "production")
+    app.add_middleware(TraceContextMiddleware)
     app.add_middleware(RequestIdMiddleware)
     app.include_router(health.router)
     app.include_router(catalog_api.router)
+    app.include_router(identity_api.router)
+    app.include_router(audit_api.router)
     install_api_docs(app)
     return app
 

@@ -2,16 +2,33 @@
 
 from __future__ import annotations
 
+import re
 from functools import cached_property
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import Field, SecretStr, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from sqlalchemy.engine import URL, make_url
 
 DEVELOPMENT_SECRET_KEY = "development-only-secret-key-change-me-in-production"  # noqa: S105 - refused in production below
 
 Environment = Literal["development", "test", "production"]
+
+_ORIGIN = re.compile(
+    r"(?P<scheme>https?)://"
+    r"(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*|\[[0-9a-f:.]+\])"
+    r"(?::(?P<port>[1-9][0-9]{0,4}))?"
+)
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def _is_origin(origin: str) -> bool:
+    """``scheme://host[:port]`` exactly as a browser serializes it in an ``Origin`` header."""
+    match = _ORIGIN.fullmatch(origin)
+    if match is None:
+        return False
+    port = match["port"]
+    return port is None or (int(port) <= 65535 and int(port) != _DEFAULT_PORTS[match["scheme"]])
 
 
 class Settings(BaseSettings):
@@ -37,8 +54,66 @@ class Settings(BaseSettings):
     session_ttl_seconds: int = Field(default=8 * 3600, ge=300)
 
     # Gateway: rate limits (see gateway/ratelimit.py).
+    # A rate is "<requests>/<second|minute|hour|day>": a bucket of that many requests, refilled evenly.
+    # Buckets live in this process, or in Redis (one budget for every instance) when redis_url is set.
+    rate_limit_enabled: bool = True
+    rate_limit_anonymous: str = Field(default="120/minute", pattern=r"^[1-9][0-9]*/(second|minute|hour|day)$")
+    rate_limit_authenticated: str = Field(
+        default="600/minute", pattern=r"^[1-9][0-9]*/(second|minute|hour|day)$"
+    )
+    rate_limit_writes: str = Field(default="60/minute", pattern=r"^[1-9][0-9]*/(second|minute|hour|day)$")
+    rate_limit_auth: str = Field(default="20/minute", pattern=r"^[1-9][0-9]*/(second|minute|hour|day)$")
+    rate_limit_failed_logins_per_account: str = Field(
+        default="10/hour", pattern=r"^[1-9][0-9]*/(second|minute|hour|day)$"
+    )
+    rate_limit_failed_logins_per_ip: str = Field(
+        default="50/hour", pattern=r"^[1-9][0-9]*/(second|minute|hour|day)$"
+    )
+    rate_limit_max_keys: int = Field(default=50_000, ge=100)  # in-process buckets kept per worker
+    rate_limit_redis_prefix: str = "shelf:ratelimit:"
+    rate_limit_redis_timeout_seconds: float = Field(default=0.25, gt=0, le=5)
 
     # Gateway: security headers and CORS (see gateway/security.py).
+    # SHELF_CORS_ORIGINS is comma-separated ("https://shop.example.com,http://localhost:5173");
+    # empty means no cross-origin access at all.
+    cors_origins: Annotated[tuple[str, ...], NoDecode] = ()
+    cors_allow_credentials: bool = False
+
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def _split_cors_origins(cls, value: object) -> object:
+        if isinstance(value, str):
+            value = value.split(",")
+        if isinstance(value, list | tuple):
+            # Browsers send origins in lower case, and CORS compares them as exact strings.
+            return tuple(dict.fromkeys(str(item).strip().lower() for item in value if str(item).strip()))
+        return value
+
+    @field_validator("cors_origins")
+    @classmethod
+    def _cors_origins_are_origins(cls, origins: tuple[str, ...]) -> tuple[str, ...]:
+        if "*" in origins and len(origins) > 1:
+            raise ValueError(
+                "SHELF_CORS_ORIGINS: '*' already allows every origin; use it alone, or list origins"
+            )
+        for origin in origins:
+            if origin != "*" and not _is_origin(origin):
+                raise ValueError(
+                    f"SHELF_CORS_ORIGINS: {origin!r} is not an origin; write scheme://host[:port] "
+                    "(http or https, no path, no trailing slash, no default port), "
+                    "for example https://shop.example.com"
+                )
+        return origins
+
+    @model_validator(mode="after")
+    def _refuse_any_origin_with_credentials(self) -> Settings:
+        if self.cors_allow_credentials and "*" in self.cors_origins:
+            raise ValueError(
+                "SHELF_CORS_ORIGINS='*' cannot be combined with SHELF_CORS_ALLOW_CREDENTIALS=true: "
+                "any website could then make requests with your users' credentials; "
+                "list the trusted origins instead"
+            )
+        return self
 
     @model_validator(mode="after")
     def _refuse_weak_secret_in_production(self) -> Settings:

@@ -12,10 +12,13 @@ from typing import Protocol, Self
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from shelf.audit.repository import AuditRepository, SqlAuditRepository
 from shelf.catalog.repository import ProductRepository, SqlProductRepository
 from shelf.identity.repository import (
     ApiKeyRepository,
+    LoginRepository,
     SqlApiKeyRepository,
+    SqlLoginRepository,
     SqlUserRepository,
     UserRepository,
 )
@@ -27,6 +30,8 @@ class UnitOfWork(Protocol):
     idempotency: IdempotencyStore
     users: UserRepository
     api_keys: ApiKeyRepository
+    logins: LoginRepository
+    audit: AuditRepository
 
     async def __aenter__(self) -> Self: ...
     async def __aexit__(
@@ -48,6 +53,8 @@ class SqlUnitOfWork:
     idempotency: IdempotencyStore
     users: UserRepository
     api_keys: ApiKeyRepository
+    logins: LoginRepository
+    audit: AuditRepository
 
     def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
         self._sessions = sessions
@@ -58,6 +65,8 @@ class SqlUnitOfWork:
         self.idempotency = IdempotencyRepository(self.session)
         self.users = SqlUserRepository(self.session)
         self.api_keys = SqlApiKeyRepository(self.session)
+        self.logins = SqlLoginRepository(self.session)
+        self.audit = SqlAuditRepository(self.session)
         return self
 
     async def __aexit__(
@@ -66,7 +75,8 @@ class SqlUnitOfWork:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        await self.session.rollback()  # a no-op after commit; undoes anything left uncommitted
+        # Closing rolls back whatever was not committed, and, unlike rollback(), leaves loaded
+        # objects readable (detached) for the caller to shape into a response.
         await self.session.close()
 
     async def commit(self) -> None:

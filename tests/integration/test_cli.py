@@ -11,6 +11,7 @@ import pytest
 from shelf.app import create_app
 from shelf.settings import Settings
 from tests.databases import database
+from tests.integration.platform.test_migrations import head_revision
 from tests.process import shelf
 
 pytestmark = pytest.mark.xdist_group("cli")
@@ -26,7 +27,7 @@ async def test_migrate_seed_and_create_keys(url: str) -> None:
     assert shelf("db", "current", database_url=url).stdout.strip().startswith("base")
     upgraded = shelf("db", "upgrade", database_url=url)
     assert upgraded.returncode == 0, upgraded.stderr
-    assert shelf("db", "current", database_url=url).stdout.strip() == "0001"
+    assert shelf("db", "current", database_url=url).stdout.strip() == head_revision()
 
     seeded = shelf("seed", "--products", "120", database_url=url)
     assert seeded.returncode == 0, seeded.stderr

@@ -11,6 +11,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
 
+from shelf.audit.service import record
 from shelf.catalog.errors import DuplicateSku, IdempotencyKeyReused, ProductNotFound
 from shelf.catalog.models import Product, ProductStatus
 from shelf.catalog.queries import ProductQuery, list_products
@@ -106,6 +107,14 @@ class CatalogService:
                 )
                 await uow.products.add(product)
                 body = _body(product)
+                record(
+                    uow.audit,
+                    self._clock,
+                    principal,
+                    "product.create",
+                    entity=("product", product.id),
+                    after=body,
+                )
                 if idempotency_key:
                     await uow.idempotency.purge_expired(now)  # indexed; keeps the table bounded
                     uow.idempotency.add(
@@ -172,6 +181,7 @@ class CatalogService:
                 updated.sku, other_than=product.id
             ):
                 raise DuplicateSku(updated.sku)
+            before = _body(product)
             columns = _columns(updated)
             if columns["tags"] != product.tags:
                 await uow.products.replace_tags(product, columns["tags"])
@@ -179,6 +189,16 @@ class CatalogService:
                 setattr(product, name, value)
             product.updated_at = self._clock.now()
             product.version += 1
+            after = _body(product)
+            record(
+                uow.audit,
+                self._clock,
+                principal,
+                "product.update",
+                entity=("product", product.id),
+                before=before,
+                after=after,
+            )
             try:
                 await uow.commit()  # the version column guards against a concurrent writer
             except StaleDataError:
@@ -187,7 +207,7 @@ class CatalogService:
                 ) from None
             except IntegrityError:
                 raise DuplicateSku(updated.sku) from None
-            return _body(product), etag_for(product.version)
+            return after, etag_for(product.version)
 
     async def delete_product(
         self, principal: Principal, product_id: uuid.UUID, preconditions: Preconditions
@@ -198,6 +218,14 @@ class CatalogService:
             if product is None:
                 raise ProductNotFound
             preconditions.check(etag_for(product.version))
+            record(
+                uow.audit,
+                self._clock,
+                principal,
+                "product.delete",
+                entity=("product", product.id),
+                before=_body(product),
+            )
             await uow.products.delete(product)
             try:
                 await uow.commit()

@@ -1,31 +1,124 @@
-"""Authentication: ``Authorization: Bearer <api key>`` resolves to a ``Principal``."""
+"""Authentication, in one place: every request leaves here with exactly one ``Principal``.
+
+``Authorization: Bearer <JWT>`` (a signed-in user), ``Authorization: Bearer <API key>``, or the
+admin console's session cookie. Bad credentials are a 401 at once, even on public routes, so a
+client never mistakes a broken token for anonymous access. Requests that authenticate with the
+session cookie and change state must carry the session's CSRF token (``X-CSRF-Token`` header or a
+``csrf_token`` form field), so another site cannot make a signed-in browser act.
+"""
 
 from __future__ import annotations
 
+import hmac
+from http.cookies import SimpleCookie
 from typing import Annotated
+from urllib.parse import parse_qs
 
+import structlog
 from fastapi import Depends, Request
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from shelf.gateway.problems import problem
 from shelf.identity.permissions import ANONYMOUS, Principal
 from shelf.identity.service import IdentityService
+from shelf.identity.tokens import looks_like_jwt
 from shelf.platform.errors import Unauthenticated
 
+SESSION_COOKIE = "shelf_session"
+CSRF_HEADER = b"x-csrf-token"
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
+FORM_TYPE = "application/x-www-form-urlencoded"
 
-def _identity(request: Request) -> IdentityService:
-    service: IdentityService = request.app.state.container.identity
-    return service
 
+class AuthenticationMiddleware:
+    def __init__(self, app: ASGIApp, identity: IdentityService) -> None:
+        self.app = app
+        self.identity = identity
 
-async def current_principal(
-    request: Request, identity: Annotated[IdentityService, Depends(_identity)]
-) -> Principal:
-    header = request.headers.get("authorization")
-    if header is None:
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = dict(scope["headers"])
+        try:
+            principal = await self._principal(headers)
+        except Unauthenticated as error:
+            response = problem(401, error.detail, headers={"WWW-Authenticate": 'Bearer realm="shelf"'})
+            await response(scope, receive, send)
+            return
+        if principal.csrf_token is not None and scope["method"] not in SAFE_METHODS:
+            receive, presented = await _csrf_token_of(headers, receive)
+            if presented is None or not hmac.compare_digest(presented, principal.csrf_token):
+                response = problem(403, "missing or wrong CSRF token for this session; reload the page")
+                await response(scope, receive, send)
+                return
+        scope.setdefault("state", {})["principal"] = principal
+        structlog.contextvars.bind_contextvars(principal=f"{principal.kind}:{principal.id or '-'}")
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            structlog.contextvars.unbind_contextvars("principal")
+
+    async def _principal(self, headers: dict[bytes, bytes]) -> Principal:
+        authorization = headers.get(b"authorization")
+        if authorization is not None:
+            scheme, _, credential = authorization.decode("latin-1").partition(" ")
+            credential = credential.strip()
+            if scheme.lower() != "bearer" or not credential:
+                raise Unauthenticated("use 'Authorization: Bearer <access token or API key>'")
+            if looks_like_jwt(credential):
+                return await self.identity.authenticate_access_token(credential)
+            return await self.identity.authenticate_api_key(credential)
+        cookie = session_cookie(headers)
+        if cookie:
+            return await self.identity.authenticate_session(cookie) or ANONYMOUS
         return ANONYMOUS
-    scheme, _, credentials = header.partition(" ")
-    if scheme.lower() != "bearer" or not credentials.strip():
-        raise Unauthenticated("use 'Authorization: Bearer <api key>'")
-    return await identity.authenticate_api_key(credentials.strip())
+
+
+def session_cookie(headers: dict[bytes, bytes]) -> str | None:
+    raw = headers.get(b"cookie")
+    if raw is None:
+        return None
+    jar: SimpleCookie = SimpleCookie()
+    try:
+        jar.load(raw.decode("latin-1"))
+    except Exception:
+        return None
+    morsel = jar.get(SESSION_COOKIE)
+    return morsel.value if morsel else None
+
+
+async def _csrf_token_of(headers: dict[bytes, bytes], receive: Receive) -> tuple[Receive, str | None]:
+    """The CSRF token from the header, or from an urlencoded form body (which is then replayed)."""
+    header = headers.get(CSRF_HEADER)
+    if header is not None:
+        return receive, header.decode("latin-1")
+    media_type = headers.get(b"content-type", b"").decode("latin-1").split(";")[0].strip().lower()
+    if media_type != FORM_TYPE:
+        return receive, None
+    chunks: list[bytes] = []
+    while True:
+        message = await receive()
+        chunks.append(message.get("body", b""))
+        if not message.get("more_body", False):
+            break
+    body = b"".join(chunks)
+    replayed = False
+
+    async def replay() -> Message:
+        nonlocal replayed
+        if not replayed:
+            replayed = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await receive()
+
+    values = parse_qs(body.decode("utf-8", "replace")).get("csrf_token", [])
+    return replay, values[0] if values else None
+
+
+def current_principal(request: Request) -> Principal:
+    principal: Principal = request.state.principal
+    return principal
 
 
 PrincipalDep = Annotated[Principal, Depends(current_principal)]

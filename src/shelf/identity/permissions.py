@@ -22,6 +22,9 @@ USER_ROLES = (Role.ADMIN, Role.EDITOR, Role.VIEWER)
 class Permission(enum.StrEnum):
     CATALOG_READ_ALL = "catalog:read_all"  # drafts and archived products too
     CATALOG_WRITE = "catalog:write"
+    USERS_MANAGE = "users:manage"
+    API_KEYS_MANAGE = "api_keys:manage"
+    AUDIT_READ = "audit:read"
 
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
@@ -40,6 +43,10 @@ class Principal:
     id: uuid.UUID | None = None
     role: Role | None = None
     name: str = "anonymous"
+    # Set when the caller authenticated with a console session cookie: state-changing requests
+    # must then prove they come from Shelf's own pages with this CSRF token.
+    session_id: uuid.UUID | None = None
+    csrf_token: str | None = None
 
     @property
     def is_anonymous(self) -> bool:

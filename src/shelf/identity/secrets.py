@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from functools import cache
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -30,6 +31,16 @@ def verify_password(password_hash: str, password: str) -> bool:
 def check_password_rules(password: str) -> None:
     if not MIN_PASSWORD_LENGTH <= len(password) <= MAX_PASSWORD_LENGTH:
         raise ValueError(f"passwords are {MIN_PASSWORD_LENGTH} to {MAX_PASSWORD_LENGTH} characters long")
+    if password.lower() in _common_passwords():
+        raise ValueError("this password is on the list of the most common passwords; choose another")
+
+
+@cache
+def _common_passwords() -> frozenset[str]:
+    """The 30,000 most common passwords, as bundled with Dropbox's zxcvbn (loaded on first use)."""
+    from zxcvbn.frequency_lists import FREQUENCY_LISTS  # noqa: PLC0415 - large; load only when needed
+
+    return frozenset(FREQUENCY_LISTS["passwords"])
 
 
 def new_api_key() -> tuple[str, str, str]:

@@ -1,20 +1,37 @@
-"""Identity use cases: creating users and API keys, and resolving credentials to a principal."""
+"""Identity use cases: users, API keys, sign-in with rotating refresh tokens, console sessions.
+
+Every change is audited in the same transaction as the change itself.
+"""
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
-from shelf.identity.models import ApiKey, User
-from shelf.identity.permissions import USER_ROLES, Principal, Role
-from shelf.identity.secrets import check_password_rules, hash_api_key, hash_password, new_api_key
+from shelf.audit.service import record
+from shelf.identity.models import ApiKey, ConsoleSession, LoginFamily, RefreshToken, User
+from shelf.identity.permissions import USER_ROLES, Permission, Principal, Role
+from shelf.identity.schemas import ApiKeyRead, TokenPair, UserRead, UserUpdate
+from shelf.identity.secrets import (
+    check_password_rules,
+    hash_api_key,
+    hash_password,
+    new_api_key,
+    verify_password,
+)
+from shelf.identity.tokens import AccessTokens, csrf_token_for, hash_token, new_opaque_token
 from shelf.platform.clock import Clock
-from shelf.platform.errors import Conflict, InvalidInput, Unauthenticated
+from shelf.platform.errors import Conflict, InvalidInput, NotFound, Unauthenticated
 from shelf.platform.ids import new_id
-from shelf.uow import UnitOfWorkFactory
+from shelf.uow import UnitOfWork, UnitOfWorkFactory
 
 # Recording every use would turn each read into a write; once a minute is precise enough.
 LAST_USED_RESOLUTION = timedelta(minutes=1)
+CLI = Principal(kind="cli", name="shelf command line")
+_WRONG_CREDENTIALS = "the email or password is wrong, or the account is disabled"
+# Verified when the email is unknown, so both failures take the same time (no user enumeration).
+_DUMMY_HASH = hash_password("not-a-real-password-just-for-timing")
 
 
 @dataclass(frozen=True)
@@ -23,21 +40,54 @@ class IssuedApiKey:
     secret: str  # shown to the creator once, never stored
 
 
+@dataclass(frozen=True)
+class StartedSession:
+    cookie: str  # the cookie value; only its hash is stored
+    session: ConsoleSession
+    user: User
+    csrf_token: str
+
+
+class LastAdminError(Conflict):
+    def __init__(self) -> None:
+        super().__init__("this would leave Shelf without an active admin; promote another user first")
+
+
 class IdentityService:
-    def __init__(self, uow: UnitOfWorkFactory, clock: Clock) -> None:
+    def __init__(
+        self,
+        uow: UnitOfWorkFactory,
+        clock: Clock,
+        access_tokens: AccessTokens,
+        *,
+        secret: str,
+        refresh_ttl: timedelta,
+        session_ttl: timedelta,
+    ) -> None:
         self._uow = uow
         self._clock = clock
+        self._access = access_tokens
+        self._secret = secret
+        self._refresh_ttl = refresh_ttl
+        self._session_ttl = session_ttl
 
-    async def create_user(self, email: str, password: str, role: Role) -> User:
+    # Users ------------------------------------------------------------------------------------
+
+    async def create_user(self, email: str, password: str, role: Role, *, actor: Principal = CLI) -> User:
+        if actor is not CLI:
+            actor.require(Permission.USERS_MANAGE)
         if role not in USER_ROLES:
             raise InvalidInput(f"users have the role admin, editor or viewer, not {role}")
         normalized = email.strip().lower()
-        if "@" not in normalized.strip("@") or len(normalized) > 320:
-            raise InvalidInput(f"'{email}' is not an email address")
+        local, _, domain = normalized.partition("@")
+        if not local or "." not in domain or len(normalized) > 320 or any(c.isspace() for c in normalized):
+            raise InvalidInput(
+                f"'{email}' is not an email address", [{"field": "email", "message": "not an email address"}]
+            )
         try:
             check_password_rules(password)
         except ValueError as error:
-            raise InvalidInput(str(error)) from None
+            raise InvalidInput(str(error), [{"field": "password", "message": str(error)}]) from None
         async with self._uow() as uow:
             if await uow.users.get_by_email(normalized) is not None:
                 raise Conflict(f"a user with the email {normalized} already exists")
@@ -51,10 +101,57 @@ class IdentityService:
                 created_at=self._clock.now(),
             )
             uow.users.add(user)
+            record(
+                uow.audit, self._clock, actor, "user.create", entity=("user", user.id), after=_user_json(user)
+            )
             await uow.commit()
             return user
 
-    async def create_api_key(self, name: str, role: Role) -> IssuedApiKey:
+    async def list_users(self, principal: Principal) -> list[User]:
+        principal.require(Permission.USERS_MANAGE)
+        async with self._uow() as uow:
+            return await uow.users.list()
+
+    async def update_user(self, principal: Principal, user_id: uuid.UUID, changes: UserUpdate) -> User:
+        principal.require(Permission.USERS_MANAGE)
+        if changes.role is not None and changes.role not in USER_ROLES:
+            raise InvalidInput("users have the role admin, editor or viewer")
+        async with self._uow() as uow:
+            user = await uow.users.get(user_id)
+            if user is None:
+                raise NotFound("no user with this id")
+            before = _user_json(user)
+            was_active_admin = user.role == Role.ADMIN and not user.disabled
+            if changes.role is not None:
+                user.role = changes.role.value
+            if changes.disabled is not None:
+                user.disabled = changes.disabled
+            demoted = was_active_admin and (user.role != Role.ADMIN or user.disabled)
+            # The count sees this change: the session flushes before it queries.
+            if demoted and await uow.users.count_active_admins() == 0:
+                raise LastAdminError
+            if user.disabled or user.role != before["role"]:
+                # Tokens carry the role: sign the user out everywhere so no old grant survives.
+                now = self._clock.now()
+                await uow.logins.revoke_user_families(user.id, now, "user_changed")
+                await uow.logins.revoke_user_sessions(user.id, now)
+            record(
+                uow.audit,
+                self._clock,
+                principal,
+                "user.update",
+                entity=("user", user.id),
+                before=before,
+                after=_user_json(user),
+            )
+            await uow.commit()
+            return user
+
+    # API keys ---------------------------------------------------------------------------------
+
+    async def create_api_key(self, name: str, role: Role, *, actor: Principal = CLI) -> IssuedApiKey:
+        if actor is not CLI:
+            actor.require(Permission.API_KEYS_MANAGE)
         name = name.strip()
         if not 1 <= len(name) <= 100:
             raise InvalidInput("an API key name is 1 to 100 characters")
@@ -71,8 +168,42 @@ class IdentityService:
                 revoked_at=None,
             )
             uow.api_keys.add(key)
+            record(
+                uow.audit,
+                self._clock,
+                actor,
+                "api_key.create",
+                entity=("api_key", key.id),
+                after=_key_json(key),
+            )
             await uow.commit()
             return IssuedApiKey(key=key, secret=secret)
+
+    async def list_api_keys(self, principal: Principal) -> list[ApiKey]:
+        principal.require(Permission.API_KEYS_MANAGE)
+        async with self._uow() as uow:
+            return await uow.api_keys.list()
+
+    async def revoke_api_key(self, principal: Principal, key_id: uuid.UUID) -> ApiKey:
+        principal.require(Permission.API_KEYS_MANAGE)
+        async with self._uow() as uow:
+            key = await uow.api_keys.get(key_id)
+            if key is None:
+                raise NotFound("no API key with this id")
+            if key.revoked_at is None:
+                before = _key_json(key)
+                key.revoked_at = self._clock.now()
+                record(
+                    uow.audit,
+                    self._clock,
+                    principal,
+                    "api_key.revoke",
+                    entity=("api_key", key.id),
+                    before=before,
+                    after=_key_json(key),
+                )
+                await uow.commit()
+            return key
 
     async def authenticate_api_key(self, secret: str) -> Principal:
         async with self._uow() as uow:
@@ -84,3 +215,149 @@ class IdentityService:
                 key.last_used_at = now
                 await uow.commit()
             return Principal(kind="api_key", id=key.id, role=Role(key.role), name=key.name)
+
+    # Sign-in with tokens ----------------------------------------------------------------------
+
+    async def login(self, email: str, password: str) -> TokenPair:
+        async with self._uow() as uow:
+            user = await self._check_password(uow, email, password)
+            now = self._clock.now()
+            family = LoginFamily(id=new_id(), user_id=user.id, created_at=now, revoked_at=None)
+            uow.logins.add(family)
+            pair = self._issue_pair(uow, user, family, now)
+            await uow.commit()
+            return pair
+
+    async def refresh(self, refresh_token: str) -> TokenPair:
+        """Single use: a spent token presented again means it was stolen, so the whole login ends."""
+        async with self._uow() as uow:
+            token = await uow.logins.refresh_token(hash_token(refresh_token))
+            if token is None:
+                raise Unauthenticated("the refresh token is not valid")
+            family = await uow.logins.family(token.family_id)
+            now = self._clock.now()
+            if family is None or family.revoked_at is not None:
+                raise Unauthenticated("this sign-in has ended; sign in again")
+            if token.used_at is not None:
+                family.revoked_at, family.revoked_reason = now, "refresh_token_reuse"
+                await uow.commit()
+                raise Unauthenticated(
+                    "this refresh token was already used; every token of this sign-in is revoked"
+                )
+            if token.expires_at <= now:
+                raise Unauthenticated("the refresh token has expired; sign in again")
+            user = await uow.users.get(family.user_id)
+            if user is None or user.disabled:
+                raise Unauthenticated(_WRONG_CREDENTIALS)
+            token.used_at = now
+            pair = self._issue_pair(uow, user, family, now)
+            await uow.commit()
+            return pair
+
+    async def logout(self, principal: Principal, refresh_token: str | None) -> None:
+        """End one sign-in: the family of the given refresh token, or of the caller's access token."""
+        async with self._uow() as uow:
+            family_id = principal.session_id if principal.kind == "user" else None
+            if refresh_token is not None:
+                token = await uow.logins.refresh_token(hash_token(refresh_token))
+                if token is None:
+                    raise Unauthenticated("the refresh token is not valid")
+                family_id = token.family_id
+            if family_id is None:
+                raise Unauthenticated("send the refresh token, or an access token, of the sign-in to end")
+            family = await uow.logins.family(family_id)
+            if family is not None and family.revoked_at is None:
+                family.revoked_at, family.revoked_reason = self._clock.now(), "logout"
+                await uow.commit()
+
+    async def authenticate_access_token(self, token: str) -> Principal:
+        claims = self._access.verify(token)
+        async with self._uow() as uow:
+            family = await uow.logins.family(claims.family_id)
+            if family is None or family.revoked_at is not None or family.user_id != claims.user_id:
+                raise Unauthenticated("this sign-in has ended; sign in again")
+            user = await uow.users.get(claims.user_id)
+            if user is None or user.disabled or user.role != claims.role:
+                raise Unauthenticated("the account changed since this token was issued; sign in again")
+            return Principal(kind="user", id=user.id, role=claims.role, name=user.email, session_id=family.id)
+
+    # Console sessions -------------------------------------------------------------------------
+
+    async def start_session(self, email: str, password: str) -> StartedSession:
+        async with self._uow() as uow:
+            user = await self._check_password(uow, email, password)
+            cookie, cookie_hash = new_opaque_token()
+            now = self._clock.now()
+            session = ConsoleSession(
+                id=new_id(),
+                user_id=user.id,
+                token_hash=cookie_hash,
+                created_at=now,
+                expires_at=now + self._session_ttl,
+                revoked_at=None,
+            )
+            uow.logins.add(session)
+            await uow.commit()
+            return StartedSession(cookie, session, user, csrf_token_for(self._secret, session.id))
+
+    async def authenticate_session(self, cookie: str) -> Principal | None:
+        """The principal of a console session cookie, or ``None`` when it is stale or unknown."""
+        async with self._uow() as uow:
+            session = await uow.logins.session(hash_token(cookie))
+            if session is None or session.revoked_at is not None or session.expires_at <= self._clock.now():
+                return None
+            user = await uow.users.get(session.user_id)
+            if user is None or user.disabled:
+                return None
+            return Principal(
+                kind="user",
+                id=user.id,
+                role=Role(user.role),
+                name=user.email,
+                session_id=session.id,
+                csrf_token=csrf_token_for(self._secret, session.id),
+            )
+
+    async def end_session(self, cookie: str) -> None:
+        async with self._uow() as uow:
+            session = await uow.logins.session(hash_token(cookie))
+            if session is not None and session.revoked_at is None:
+                session.revoked_at = self._clock.now()
+                await uow.commit()
+
+    # Helpers ----------------------------------------------------------------------------------
+
+    async def _check_password(self, uow: UnitOfWork, email: str, password: str) -> User:
+        user = await uow.users.get_by_email(email.strip().lower())
+        if user is None:
+            verify_password(_DUMMY_HASH, password)
+            raise Unauthenticated(_WRONG_CREDENTIALS)
+        if not verify_password(user.password_hash, password) or user.disabled:
+            raise Unauthenticated(_WRONG_CREDENTIALS)
+        return user
+
+    def _issue_pair(self, uow: UnitOfWork, user: User, family: LoginFamily, now: datetime) -> TokenPair:
+        refresh, refresh_hash = new_opaque_token()
+        uow.logins.add(
+            RefreshToken(
+                id=new_id(),
+                family_id=family.id,
+                token_hash=refresh_hash,
+                issued_at=now,
+                expires_at=now + self._refresh_ttl,
+                used_at=None,
+            )
+        )
+        return TokenPair(
+            access_token=self._access.issue(user.id, Role(user.role), family.id, now),
+            expires_in=int(self._access.ttl.total_seconds()),
+            refresh_token=refresh,
+        )
+
+
+def _user_json(user: User) -> dict[str, object]:
+    return UserRead.from_user(user).model_dump(mode="json")
+
+
+def _key_json(key: ApiKey) -> dict[str, object]:
+    return ApiKeyRead.from_key(key).model_dump(mode="json")
