@@ -26,12 +26,13 @@ from shelf.gateway.security import SecurityHeadersMiddleware, add_cors_middlewar
 from shelf.gateway.tracecontext import TraceContextMiddleware
 from shelf.identity import api as identity_api
 from shelf.identity.service import IdentityService
+from shelf.identity.throttle import LoginThrottle
 from shelf.identity.tokens import AccessTokens
 from shelf.monitoring import health
 from shelf.monitoring.logging import configure_logging
 from shelf.platform.clock import Clock, SystemClock
 from shelf.platform.db import Database
-from shelf.platform.ratelimit import RateLimiter, rate_limit_store
+from shelf.platform.ratelimit import RateLimiter, RatePolicy, rate_limit_store
 from shelf.settings import Settings, load_settings
 from shelf.uow import SqlUnitOfWork
 from shelf.web.api_docs import install_api_docs
@@ -56,6 +57,7 @@ class Container:
 def build_container(settings: Settings, clock: Clock | None = None) -> Container:
     clock = clock or SystemClock()
     database = Database(settings)
+    rate_limiter = RateLimiter(rate_limit_store(settings))
 
     def uow() -> SqlUnitOfWork:
         return SqlUnitOfWork(database.sessions)
@@ -78,12 +80,17 @@ def build_container(settings: Settings, clock: Clock | None = None) -> Container
                 audience=settings.jwt_audience,
                 ttl=timedelta(seconds=settings.access_token_ttl_seconds),
             ),
+            throttle=LoginThrottle(
+                rate_limiter,
+                per_account=RatePolicy.parse("login-account", settings.rate_limit_failed_logins_per_account),
+                per_ip=RatePolicy.parse("login-ip", settings.rate_limit_failed_logins_per_ip),
+            ),
             secret=settings.secret_key.get_secret_value(),
             refresh_ttl=timedelta(seconds=settings.refresh_token_ttl_seconds),
             session_ttl=timedelta(seconds=settings.session_ttl_seconds),
         ),
         audit=AuditService(database.sessions),
-        rate_limiter=RateLimiter(rate_limit_store(settings)),
+        rate_limiter=rate_limiter,
     )
 
 

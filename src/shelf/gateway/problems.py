@@ -30,6 +30,7 @@ STATUS_OF: list[tuple[type[errors.DomainError], int]] = [
     (errors.PreconditionRequired, 428),
     (errors.PreconditionFailed, 412),
     (errors.InvalidInput, 422),
+    (errors.TooManyRequests, 429),
 ]
 
 
@@ -80,6 +81,8 @@ def _domain_error(_request: Request, exc: Exception) -> Response:
     exc = cast(errors.DomainError, exc)
     status = next(code for kind, code in STATUS_OF if isinstance(exc, kind))
     headers = {"WWW-Authenticate": 'Bearer realm="shelf"'} if status == 401 else None
+    if isinstance(exc, errors.TooManyRequests):
+        headers = {"Retry-After": str(exc.retry_after)}
     extra: dict[str, Any] = {k: v for k, v in exc.extra.items() if isinstance(v, str | int)}
     if isinstance(exc, errors.InvalidInput):
         extra["errors"] = exc.errors

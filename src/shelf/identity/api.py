@@ -29,6 +29,10 @@ router = APIRouter(prefix="/api/v1")
 NO_STORE = {"Cache-Control": "no-store"}
 
 
+def client_ip(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
 def _identity(request: Request) -> IdentityService:
     service: IdentityService = request.app.state.container.identity
     return service
@@ -41,6 +45,7 @@ Password = Annotated[str, Form(max_length=1024)]
 
 @router.post("/auth/token", response_model=TokenPair, tags=["auth"], summary="Sign in (OAuth2 password form)")
 async def token(
+    request: Request,
     identity: IdentityDep,
     username: Username,
     password: Password,
@@ -50,7 +55,7 @@ async def token(
         raise InvalidInput(
             "grant_type must be 'password'", [{"field": "grant_type", "message": "unsupported"}]
         )
-    pair = await identity.login(username, password)
+    pair = await identity.login(username, password, client_ip=client_ip(request))
     return JSONResponse(pair.model_dump(), headers=NO_STORE)
 
 
@@ -83,7 +88,7 @@ async def me(principal: PrincipalDep) -> Response:
 async def start_session(
     request: Request, identity: IdentityDep, username: Username, password: Password
 ) -> Response:
-    started = await identity.start_session(username, password)
+    started = await identity.start_session(username, password, client_ip=client_ip(request))
     settings = request.app.state.container.settings
     body = SessionCreated(
         csrf_token=started.csrf_token,

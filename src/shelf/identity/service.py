@@ -20,6 +20,7 @@ from shelf.identity.secrets import (
     new_api_key,
     verify_password,
 )
+from shelf.identity.throttle import LoginThrottle
 from shelf.identity.tokens import AccessTokens, csrf_token_for, hash_token, new_opaque_token
 from shelf.platform.clock import Clock
 from shelf.platform.errors import Conflict, InvalidInput, NotFound, Unauthenticated
@@ -60,10 +61,12 @@ class IdentityService:
         clock: Clock,
         access_tokens: AccessTokens,
         *,
+        throttle: LoginThrottle,
         secret: str,
         refresh_ttl: timedelta,
         session_ttl: timedelta,
     ) -> None:
+        self._throttle = throttle
         self._uow = uow
         self._clock = clock
         self._access = access_tokens
@@ -218,9 +221,9 @@ class IdentityService:
 
     # Sign-in with tokens ----------------------------------------------------------------------
 
-    async def login(self, email: str, password: str) -> TokenPair:
+    async def login(self, email: str, password: str, *, client_ip: str) -> TokenPair:
         async with self._uow() as uow:
-            user = await self._check_password(uow, email, password)
+            user = await self._check_password(uow, email, password, client_ip)
             now = self._clock.now()
             family = LoginFamily(id=new_id(), user_id=user.id, created_at=now, revoked_at=None)
             uow.logins.add(family)
@@ -283,9 +286,9 @@ class IdentityService:
 
     # Console sessions -------------------------------------------------------------------------
 
-    async def start_session(self, email: str, password: str) -> StartedSession:
+    async def start_session(self, email: str, password: str, *, client_ip: str) -> StartedSession:
         async with self._uow() as uow:
-            user = await self._check_password(uow, email, password)
+            user = await self._check_password(uow, email, password, client_ip)
             cookie, cookie_hash = new_opaque_token()
             now = self._clock.now()
             session = ConsoleSession(
@@ -327,14 +330,16 @@ class IdentityService:
 
     # Helpers ----------------------------------------------------------------------------------
 
-    async def _check_password(self, uow: UnitOfWork, email: str, password: str) -> User:
+    async def _check_password(self, uow: UnitOfWork, email: str, password: str, client_ip: str) -> User:
+        await self._throttle.check(email, client_ip)
         user = await uow.users.get_by_email(email.strip().lower())
         if user is None:
             verify_password(_DUMMY_HASH, password)
-            raise Unauthenticated(_WRONG_CREDENTIALS)
-        if not verify_password(user.password_hash, password) or user.disabled:
-            raise Unauthenticated(_WRONG_CREDENTIALS)
-        return user
+        elif verify_password(user.password_hash, password) and not user.disabled:
+            await self._throttle.succeeded(email)
+            return user
+        await self._throttle.failed(email, client_ip)
+        raise Unauthenticated(_WRONG_CREDENTIALS)
 
     def _issue_pair(self, uow: UnitOfWork, user: User, family: LoginFamily, now: datetime) -> TokenPair:
         refresh, refresh_hash = new_opaque_token()

@@ -38,6 +38,14 @@ class PreconditionFailed(DomainError):
     pass
 
 
+class TooManyRequests(DomainError):
+    """Slow down: ``retry_after`` says for how many seconds (429 with ``Retry-After``)."""
+
+    def __init__(self, detail: str, *, retry_after: int) -> None:
+        super().__init__(detail)
+        self.retry_after = max(1, retry_after)
+
+
 class InvalidInput(DomainError):
     """A semantically invalid request; ``errors`` lists each bad field."""
 
