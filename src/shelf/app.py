@@ -19,6 +19,7 @@ from shelf.catalog import api as catalog_api
 from shelf.catalog.service import CatalogService, SqlProductReader
 from shelf.gateway.auth import AuthenticationMiddleware
 from shelf.gateway.body_limit import BodyLimitMiddleware
+from shelf.gateway.errors import ErrorBoundaryMiddleware
 from shelf.gateway.problems import install_problem_handlers
 from shelf.gateway.ratelimit import RateLimitMiddleware, RoutePolicies
 from shelf.gateway.request_id import RequestIdMiddleware
@@ -116,9 +117,10 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     install_problem_handlers(app)
     # Each add_middleware wraps the stack so far: the last added runs first. The request id
     # must exist before anything can fail or log, so RequestIdMiddleware is the outermost.
-    # Outermost first: request id, trace context, security headers, CORS (only when origins are
-    # configured), body limit, authentication. Security headers sit outside CORS and the body
-    # limit so that preflight answers and 413s get them too.
+    # Outermost first: request id, trace context, security headers, error boundary (so a 500
+    # keeps the ids and headers), CORS (only when origins are configured), body limit,
+    # authentication, rate limits. Security headers sit outside CORS and
+    # the body limit so that preflight answers and 413s get them too.
     # Rate limits run inside authentication: they key on the principal it resolves.
     app.add_middleware(
         RateLimitMiddleware, limiter=container.rate_limiter, policies=RoutePolicies.from_settings(settings)
@@ -126,6 +128,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     app.add_middleware(AuthenticationMiddleware, identity=container.identity)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     add_cors_middleware(app, settings)
+    app.add_middleware(ErrorBoundaryMiddleware)
     app.add_middleware(SecurityHeadersMiddleware, strict_transport_security=settings.env == "production")
     app.add_middleware(TraceContextMiddleware)
     app.add_middleware(RequestIdMiddleware)

@@ -10,9 +10,7 @@ from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from shelf.gateway.context import request_id_var
-from shelf.gateway.problems import problem
 
-log = structlog.get_logger(__name__)
 _SANE = re.compile(r"^[A-Za-z0-9._:-]{8,128}$")
 
 
@@ -29,25 +27,13 @@ class RequestIdMiddleware:
         token = request_id_var.set(request_id)
         structlog.contextvars.bind_contextvars(request_id=request_id)
 
-        started = False
-
         async def send_with_id(message: Message) -> None:
-            nonlocal started
             if message["type"] == "http.response.start":
-                started = True
                 MutableHeaders(scope=message).append("X-Request-ID", request_id)
             await send(message)
 
         try:
             await self.app(scope, receive, send_with_id)
-        except Exception:
-            # Answered here rather than by Starlette's outermost error middleware, so the
-            # log line and the problem document both still carry the request id.
-            log.exception("unhandled_error", path=scope.get("path"))
-            if started:
-                raise
-            response = problem(500, "an unexpected error occurred; it has been logged with this request id")
-            await response(scope, receive, send_with_id)
         finally:
             structlog.contextvars.unbind_contextvars("request_id")
             request_id_var.reset(token)

@@ -38,6 +38,10 @@ async def test_unexpected_errors_are_500_problems_with_the_request_id_and_no_int
     assert "hunter2" not in response.text
     assert "Traceback" not in response.text
     assert "RuntimeError" not in response.text
+    # The boundary sits inside the other gateway layers, so a 500 keeps their headers too.
+    assert response.headers["x-content-type-options"] == "nosniff"
+    assert "frame-ancestors 'none'" in response.headers["content-security-policy"]
+    assert response.headers["traceparent"].startswith("00-")
 
 
 async def test_request_ids_are_echoed_or_generated(client: httpx.AsyncClient) -> None:
