@@ -73,7 +73,15 @@ class RedisRateLimitStore:
         self._down = False
 
     @classmethod
-    def from_url(cls, url: str, *, timeout: float, prefix: str = "shelf:ratelimit:") -> RedisRateLimitStore:
+    def from_url(
+        cls,
+        url: str,
+        *,
+        timeout: float,
+        prefix: str = "shelf:ratelimit:",
+        retry_interval: float = 1.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> RedisRateLimitStore:
         """A store with its own client: short timeouts and no retries, because a request waits on it."""
         client = Redis.from_url(
             url,
@@ -81,7 +89,7 @@ class RedisRateLimitStore:
             socket_connect_timeout=timeout,
             retry=Retry(NoBackoff(), 0),
         )
-        return cls(client, prefix=prefix)
+        return cls(client, prefix=prefix, retry_interval=retry_interval, clock=clock)
 
     async def take(self, key: str, capacity: int, refill_per_second: float, cost: int = 1) -> Decision:
         check_request(capacity, refill_per_second, cost)
