@@ -125,7 +125,12 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     app.add_middleware(
         RateLimitMiddleware, limiter=container.rate_limiter, policies=RoutePolicies.from_settings(settings)
     )
-    app.add_middleware(AuthenticationMiddleware, identity=container.identity)
+    app.add_middleware(
+        AuthenticationMiddleware,
+        identity=container.identity,
+        limiter=container.rate_limiter,
+        bad_credentials=RatePolicy.parse("bad-credentials", settings.rate_limit_bad_credentials),
+    )
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     add_cors_middleware(app, settings)
     app.add_middleware(ErrorBoundaryMiddleware)

@@ -13,6 +13,8 @@ from sqlalchemy.engine import URL, make_url
 DEVELOPMENT_SECRET_KEY = "development-only-secret-key-change-me-in-production"  # noqa: S105 - refused in production below
 
 Environment = Literal["development", "test", "production"]
+# "<requests>/<second|minute|hour|day>": a bucket of that many requests, refilled evenly.
+Rate = Annotated[str, Field(pattern=r"^[1-9][0-9]*/(second|minute|hour|day)$")]
 
 _ORIGIN = re.compile(
     r"(?P<scheme>https?)://"
@@ -57,18 +59,13 @@ class Settings(BaseSettings):
     # A rate is "<requests>/<second|minute|hour|day>": a bucket of that many requests, refilled evenly.
     # Buckets live in this process, or in Redis (one budget for every instance) when redis_url is set.
     rate_limit_enabled: bool = True
-    rate_limit_anonymous: str = Field(default="120/minute", pattern=r"^[1-9][0-9]*/(second|minute|hour|day)$")
-    rate_limit_authenticated: str = Field(
-        default="600/minute", pattern=r"^[1-9][0-9]*/(second|minute|hour|day)$"
-    )
-    rate_limit_writes: str = Field(default="60/minute", pattern=r"^[1-9][0-9]*/(second|minute|hour|day)$")
-    rate_limit_auth: str = Field(default="20/minute", pattern=r"^[1-9][0-9]*/(second|minute|hour|day)$")
-    rate_limit_failed_logins_per_account: str = Field(
-        default="10/hour", pattern=r"^[1-9][0-9]*/(second|minute|hour|day)$"
-    )
-    rate_limit_failed_logins_per_ip: str = Field(
-        default="50/hour", pattern=r"^[1-9][0-9]*/(second|minute|hour|day)$"
-    )
+    rate_limit_anonymous: Rate = "120/minute"  # reads, per client IP
+    rate_limit_authenticated: Rate = "600/minute"  # reads, per principal
+    rate_limit_writes: Rate = "60/minute"
+    rate_limit_auth: Rate = "20/minute"  # everything under /api/v1/auth/
+    rate_limit_bad_credentials: Rate = "30/minute"  # rejected tokens and keys, per client IP
+    rate_limit_failed_logins_per_account: Rate = "10/hour"
+    rate_limit_failed_logins_per_ip: Rate = "50/hour"
     rate_limit_max_keys: int = Field(default=50_000, ge=100)  # in-process buckets kept per worker
     rate_limit_redis_prefix: str = "shelf:ratelimit:"
     rate_limit_redis_timeout_seconds: float = Field(default=0.25, gt=0, le=5)

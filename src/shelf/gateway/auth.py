@@ -23,6 +23,7 @@ from shelf.identity.permissions import ANONYMOUS, Principal
 from shelf.identity.service import IdentityService
 from shelf.identity.tokens import looks_like_jwt
 from shelf.platform.errors import Unauthenticated
+from shelf.platform.ratelimit import RateLimiter, RatePolicy
 
 SESSION_COOKIE = "shelf_session"
 CSRF_HEADER = b"x-csrf-token"
@@ -31,18 +32,36 @@ FORM_TYPE = "application/x-www-form-urlencoded"
 
 
 class AuthenticationMiddleware:
-    def __init__(self, app: ASGIApp, identity: IdentityService) -> None:
+    def __init__(
+        self, app: ASGIApp, identity: IdentityService, limiter: RateLimiter, bad_credentials: RatePolicy
+    ) -> None:
         self.app = app
         self.identity = identity
+        self.limiter = limiter
+        self.bad_credentials = bad_credentials
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         headers = dict(scope["headers"])
+        client_ip = scope["client"][0] if scope.get("client") else "unknown"
+        if b"authorization" in headers:
+            # Guessing keys or tokens costs a lookup each: an address that keeps presenting bad
+            # credentials is turned away before any more lookups are made.
+            blocked = await self.limiter.check(client_ip, self.bad_credentials)
+            if not blocked.allowed:
+                response = problem(
+                    429,
+                    "too many rejected credentials from this address; wait before trying again",
+                    headers={"Retry-After": str(blocked.retry_after_seconds)},
+                )
+                await response(scope, receive, send)
+                return
         try:
             principal = await self._principal(headers)
         except Unauthenticated as error:
+            await self.limiter.hit(client_ip, self.bad_credentials)
             response = problem(401, error.detail, headers={"WWW-Authenticate": 'Bearer realm="shelf"'})
             await response(scope, receive, send)
             return

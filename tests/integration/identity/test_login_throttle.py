@@ -90,3 +90,24 @@ async def test_console_sign_in_is_throttled_too(throttled_app: FastAPI) -> None:
         )
         assert_problem(blocked, 429)
         assert "set-cookie" not in blocked.headers
+
+
+async def test_an_address_presenting_bad_credentials_is_slowed_down(
+    settings: Settings, container: object
+) -> None:
+    app = create_app(
+        settings.model_copy(update={"rate_limit_enabled": True, "rate_limit_bad_credentials": "3/hour"})
+    )
+    try:
+        async with client_from(app, "10.0.0.9") as client:
+            for _ in range(3):
+                bad = await client.get("/api/v1/products", headers={"Authorization": "Bearer shelf_guess"})
+                assert_problem(bad, 401)
+            blocked = await client.get("/api/v1/products", headers={"Authorization": "Bearer shelf_guess"})
+            assert_problem(blocked, 429)
+            assert int(blocked.headers["retry-after"]) >= 1
+            assert (await client.get("/api/v1/products")).status_code == 200  # anonymous reads go on
+        async with client_from(app, "10.0.0.10") as other:
+            assert_problem(await other.get("/api/v1/products", headers={"Authorization": "Bearer x"}), 401)
+    finally:
+        await app.state.container.aclose()
