@@ -27,7 +27,9 @@ async def test_a_new_user_manages_products_over_http(url: str) -> None:
     auth = {"Authorization": f"Bearer {created_key.stdout.strip().splitlines()[-1]}"}
     with running_server(url) as base_url:
         async with httpx.AsyncClient(base_url=base_url, timeout=10) as http:
-            assert (await http.get("/healthz")).json() == {"status": "ok"}
+            health = await http.get("/healthz")
+            assert health.json() == {"status": "ok"}
+            assert "server" not in health.headers
             assert "/api/v1/products" in (await http.get("/openapi.json")).json()["paths"]
             assert (await http.get("/docs")).status_code == 200
 

@@ -26,4 +26,5 @@ def serve(
         log_level=settings.log_level,
         proxy_headers=True,
         timeout_graceful_shutdown=25,
+        server_header=False,  # no need to tell the internet which server software answers
     )
