@@ -11,16 +11,13 @@ from starlette.responses import Response
 from shelf.gateway.auth import SESSION_COOKIE, PrincipalDep, session_cookie
 from shelf.gateway.http import JSONResponse, read_json
 from shelf.identity.schemas import (
-    ApiKeyCreate,
     ApiKeyCreated,
     ApiKeyRead,
     LogoutRequest,
     RefreshRequest,
     SessionCreated,
     TokenPair,
-    UserCreate,
     UserRead,
-    UserUpdate,
 )
 from shelf.identity.service import IdentityService
 from shelf.platform.errors import InvalidInput
@@ -71,7 +68,10 @@ async def logout(request: Request, identity: IdentityDep, principal: PrincipalDe
     raw = await read_json(request) if await request.body() else {}
     body = LogoutRequest.model_validate(raw)
     await identity.logout(principal, body.refresh_token)
-    return Response(status_code=204)
+    response = Response(status_code=204)
+    if principal.console_session_id is not None:
+        response.delete_cookie(SESSION_COOKIE, path="/")
+    return response
 
 
 @router.get("/auth/me", tags=["auth"], summary="Who am I")
@@ -129,8 +129,7 @@ async def list_users(identity: IdentityDep, principal: PrincipalDep) -> Response
 )
 async def create_user(request: Request, identity: IdentityDep, principal: PrincipalDep) -> Response:
     principal.require_authenticated()
-    body = UserCreate.model_validate(await read_json(request))
-    user = await identity.create_user(body.email, body.password, body.role, actor=principal)
+    user = await identity.register_user(principal, await read_json(request))
     return JSONResponse(
         UserRead.from_user(user).model_dump(mode="python"),
         status_code=201,
@@ -145,10 +144,8 @@ async def update_user(
     user_id: uuid.UUID, request: Request, identity: IdentityDep, principal: PrincipalDep
 ) -> Response:
     principal.require_authenticated()
-    changes = UserUpdate.model_validate(
-        await read_json(request, ("application/merge-patch+json", "application/json"))
-    )
-    user = await identity.update_user(principal, user_id, changes)
+    patch = await read_json(request, ("application/merge-patch+json", "application/json"))
+    user = await identity.update_user(principal, user_id, patch)
     return JSONResponse(UserRead.from_user(user).model_dump(mode="python"))
 
 
@@ -167,8 +164,7 @@ async def list_api_keys(identity: IdentityDep, principal: PrincipalDep) -> Respo
 )
 async def create_api_key(request: Request, identity: IdentityDep, principal: PrincipalDep) -> Response:
     principal.require_authenticated()
-    body = ApiKeyCreate.model_validate(await read_json(request))
-    issued = await identity.create_api_key(body.name, body.role, actor=principal)
+    issued = await identity.issue_api_key(principal, await read_json(request))
     created = ApiKeyCreated(**ApiKeyRead.from_key(issued.key).model_dump(), secret=issued.secret)
     return JSONResponse(
         created.model_dump(mode="python"),

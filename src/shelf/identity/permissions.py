@@ -43,9 +43,11 @@ class Principal:
     id: uuid.UUID | None = None
     role: Role | None = None
     name: str = "anonymous"
+    # The sign-in a JWT belongs to (its login family); logout ends it.
+    login_family_id: uuid.UUID | None = None
     # Set when the caller authenticated with a console session cookie: state-changing requests
     # must then prove they come from Shelf's own pages with this CSRF token.
-    session_id: uuid.UUID | None = None
+    console_session_id: uuid.UUID | None = None
     csrf_token: str | None = None
 
     @property

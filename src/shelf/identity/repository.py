@@ -17,6 +17,7 @@ class UserRepository(Protocol):
     async def get_by_email(self, email_normalized: str) -> User | None: ...
     async def list(self) -> list[User]: ...
     async def count_active_admins(self) -> int: ...
+    async def lock_active_admins(self) -> None: ...
     def add(self, user: User) -> None: ...
 
 
@@ -30,6 +31,9 @@ class ApiKeyRepository(Protocol):
 class LoginRepository(Protocol):
     async def family(self, family_id: uuid.UUID) -> LoginFamily | None: ...
     async def refresh_token(self, token_hash: str) -> RefreshToken | None: ...
+    async def spend_refresh_token(self, token_id: uuid.UUID, now: datetime) -> bool: ...
+    async def revoke_family(self, family_id: uuid.UUID, now: datetime, reason: str) -> None: ...
+    async def session_by_id(self, session_id: uuid.UUID) -> ConsoleSession | None: ...
     async def revoke_user_families(self, user_id: uuid.UUID, now: datetime, reason: str) -> None: ...
     async def session(self, token_hash: str) -> ConsoleSession | None: ...
     async def revoke_user_sessions(self, user_id: uuid.UUID, now: datetime) -> None: ...
@@ -52,6 +56,18 @@ class SqlUserRepository:
     async def count_active_admins(self) -> int:
         query = select(func.count()).where(User.role == "admin", User.disabled.is_(False))
         return int(await self._session.scalar(query) or 0)
+
+    async def lock_active_admins(self) -> None:
+        """Lock the rows of every active admin until the transaction ends (PostgreSQL), so two
+        concurrent demotions cannot both see another admin left. Ordered, so they cannot deadlock;
+        SQLite has a single writer and needs no row locks."""
+        query = (
+            select(User.id)
+            .where(User.role == "admin", User.disabled.is_(False))
+            .order_by(User.id)
+            .with_for_update()
+        )
+        await self._session.execute(query)
 
     def add(self, user: User) -> None:
         self._session.add(user)
@@ -83,6 +99,28 @@ class SqlLoginRepository:
 
     async def refresh_token(self, token_hash: str) -> RefreshToken | None:
         return await self._session.scalar(select(RefreshToken).where(RefreshToken.token_hash == token_hash))
+
+    async def spend_refresh_token(self, token_id: uuid.UUID, now: datetime) -> bool:
+        """Mark a refresh token used, atomically: of concurrent attempts, exactly one wins."""
+        result = await self._session.execute(
+            update(RefreshToken)
+            .where(RefreshToken.id == token_id, RefreshToken.used_at.is_(None))
+            .values(used_at=now)
+            .execution_options(synchronize_session=False)
+        )
+        spent: int = result.rowcount  # type: ignore[attr-defined]  # UPDATE results have rowcount
+        return spent == 1
+
+    async def session_by_id(self, session_id: uuid.UUID) -> ConsoleSession | None:
+        return await self._session.get(ConsoleSession, session_id)
+
+    async def revoke_family(self, family_id: uuid.UUID, now: datetime, reason: str) -> None:
+        await self._session.execute(
+            update(LoginFamily)
+            .where(LoginFamily.id == family_id, LoginFamily.revoked_at.is_(None))
+            .values(revoked_at=now, revoked_reason=reason)
+            .execution_options(synchronize_session=False)
+        )
 
     async def revoke_user_families(self, user_id: uuid.UUID, now: datetime, reason: str) -> None:
         await self._session.execute(

@@ -5,14 +5,19 @@ Every change is audited in the same transaction as the change itself.
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import cache
+from typing import Any
+
+from sqlalchemy.exc import IntegrityError
 
 from shelf.audit.service import record
 from shelf.identity.models import ApiKey, ConsoleSession, LoginFamily, RefreshToken, User
 from shelf.identity.permissions import USER_ROLES, Permission, Principal, Role
-from shelf.identity.schemas import ApiKeyRead, TokenPair, UserRead, UserUpdate
+from shelf.identity.schemas import ApiKeyCreate, ApiKeyRead, TokenPair, UserCreate, UserRead, UserUpdate
 from shelf.identity.secrets import (
     check_password_rules,
     hash_api_key,
@@ -31,8 +36,22 @@ from shelf.uow import UnitOfWork, UnitOfWorkFactory
 LAST_USED_RESOLUTION = timedelta(minutes=1)
 CLI = Principal(kind="cli", name="shelf command line")
 _WRONG_CREDENTIALS = "the email or password is wrong, or the account is disabled"
-# Verified when the email is unknown, so both failures take the same time (no user enumeration).
-_DUMMY_HASH = hash_password("not-a-real-password-just-for-timing")
+
+
+@cache
+def _dummy_hash() -> str:
+    """Verified when the email is unknown, so both failures take the same time (no enumeration)."""
+    return hash_password("not-a-real-password-just-for-timing")
+
+
+async def _hash(password: str) -> str:
+    # argon2id takes tens of milliseconds of CPU by design: run it in a worker thread (the C code
+    # releases the GIL) so the event loop keeps serving other requests meanwhile.
+    return await asyncio.to_thread(hash_password, password)
+
+
+async def _verify(password_hash: str, password: str) -> bool:
+    return await asyncio.to_thread(verify_password, password_hash, password)
 
 
 @dataclass(frozen=True)
@@ -91,6 +110,7 @@ class IdentityService:
             check_password_rules(password)
         except ValueError as error:
             raise InvalidInput(str(error), [{"field": "password", "message": str(error)}]) from None
+        password_hash = await _hash(password)
         async with self._uow() as uow:
             if await uow.users.get_by_email(normalized) is not None:
                 raise Conflict(f"a user with the email {normalized} already exists")
@@ -98,7 +118,7 @@ class IdentityService:
                 id=new_id(),
                 email=email.strip(),
                 email_normalized=normalized,
-                password_hash=hash_password(password),
+                password_hash=password_hash,
                 role=role.value,
                 disabled=False,
                 created_at=self._clock.now(),
@@ -107,19 +127,33 @@ class IdentityService:
             record(
                 uow.audit, self._clock, actor, "user.create", entity=("user", user.id), after=_user_json(user)
             )
-            await uow.commit()
+            try:
+                await uow.commit()
+            except IntegrityError:  # lost a race with another request for the same email
+                raise Conflict(f"a user with the email {normalized} already exists") from None
             return user
+
+    async def register_user(self, actor: Principal, payload: Any) -> User:
+        """``POST /users``: the permission is checked before the body is even looked at."""
+        actor.require(Permission.USERS_MANAGE)
+        body = UserCreate.model_validate(payload)
+        return await self.create_user(body.email, body.password, body.role, actor=actor)
 
     async def list_users(self, principal: Principal) -> list[User]:
         principal.require(Permission.USERS_MANAGE)
         async with self._uow() as uow:
             return await uow.users.list()
 
-    async def update_user(self, principal: Principal, user_id: uuid.UUID, changes: UserUpdate) -> User:
+    async def update_user(self, principal: Principal, user_id: uuid.UUID, patch: Any) -> User:
         principal.require(Permission.USERS_MANAGE)
+        changes = UserUpdate.model_validate(patch)
         if changes.role is not None and changes.role not in USER_ROLES:
             raise InvalidInput("users have the role admin, editor or viewer")
         async with self._uow() as uow:
+            if changes.disabled or changes.role not in (None, Role.ADMIN):
+                # Could remove an admin: hold every admin row first, so a concurrent demotion
+                # waits and then counts what this one left.
+                await uow.users.lock_active_admins()
             user = await uow.users.get(user_id)
             if user is None:
                 raise NotFound("no user with this id")
@@ -151,6 +185,12 @@ class IdentityService:
             return user
 
     # API keys ---------------------------------------------------------------------------------
+
+    async def issue_api_key(self, actor: Principal, payload: Any) -> IssuedApiKey:
+        """``POST /apikeys``: the permission is checked before the body is even looked at."""
+        actor.require(Permission.API_KEYS_MANAGE)
+        body = ApiKeyCreate.model_validate(payload)
+        return await self.create_api_key(body.name, body.role, actor=actor)
 
     async def create_api_key(self, name: str, role: Role, *, actor: Principal = CLI) -> IssuedApiKey:
         if actor is not CLI:
@@ -241,37 +281,43 @@ class IdentityService:
             now = self._clock.now()
             if family is None or family.revoked_at is not None:
                 raise Unauthenticated("this sign-in has ended; sign in again")
-            if token.used_at is not None:
-                family.revoked_at, family.revoked_reason = now, "refresh_token_reuse"
-                await uow.commit()
-                raise Unauthenticated(
-                    "this refresh token was already used; every token of this sign-in is revoked"
-                )
             if token.expires_at <= now:
                 raise Unauthenticated("the refresh token has expired; sign in again")
             user = await uow.users.get(family.user_id)
             if user is None or user.disabled:
                 raise Unauthenticated(_WRONG_CREDENTIALS)
-            token.used_at = now
+            # Spent atomically: of two requests with the same token, even at the same instant,
+            # one wins and the other counts as reuse.
+            if token.used_at is not None or not await uow.logins.spend_refresh_token(token.id, now):
+                await uow.logins.revoke_family(token.family_id, now, "refresh_token_reuse")
+                await uow.commit()
+                raise Unauthenticated(
+                    "this refresh token was already used; every token of this sign-in is revoked"
+                )
             pair = self._issue_pair(uow, user, family, now)
             await uow.commit()
             return pair
 
     async def logout(self, principal: Principal, refresh_token: str | None) -> None:
-        """End one sign-in: the family of the given refresh token, or of the caller's access token."""
+        """End one sign-in: that of the given refresh token, or the caller's own (access token or
+        console session)."""
         async with self._uow() as uow:
-            family_id = principal.session_id if principal.kind == "user" else None
+            now = self._clock.now()
+            family_id = principal.login_family_id
             if refresh_token is not None:
                 token = await uow.logins.refresh_token(hash_token(refresh_token))
                 if token is None:
                     raise Unauthenticated("the refresh token is not valid")
                 family_id = token.family_id
-            if family_id is None:
+            if family_id is not None:
+                await uow.logins.revoke_family(family_id, now, "logout")
+            elif principal.console_session_id is not None:
+                session = await uow.logins.session_by_id(principal.console_session_id)
+                if session is not None and session.revoked_at is None:
+                    session.revoked_at = now
+            else:
                 raise Unauthenticated("send the refresh token, or an access token, of the sign-in to end")
-            family = await uow.logins.family(family_id)
-            if family is not None and family.revoked_at is None:
-                family.revoked_at, family.revoked_reason = self._clock.now(), "logout"
-                await uow.commit()
+            await uow.commit()
 
     async def authenticate_access_token(self, token: str) -> Principal:
         claims = self._access.verify(token)
@@ -282,7 +328,9 @@ class IdentityService:
             user = await uow.users.get(claims.user_id)
             if user is None or user.disabled or user.role != claims.role:
                 raise Unauthenticated("the account changed since this token was issued; sign in again")
-            return Principal(kind="user", id=user.id, role=claims.role, name=user.email, session_id=family.id)
+            return Principal(
+                kind="user", id=user.id, role=claims.role, name=user.email, login_family_id=family.id
+            )
 
     # Console sessions -------------------------------------------------------------------------
 
@@ -317,7 +365,7 @@ class IdentityService:
                 id=user.id,
                 role=Role(user.role),
                 name=user.email,
-                session_id=session.id,
+                console_session_id=session.id,
                 csrf_token=csrf_token_for(self._secret, session.id),
             )
 
@@ -334,8 +382,8 @@ class IdentityService:
         await self._throttle.check(email, client_ip)
         user = await uow.users.get_by_email(email.strip().lower())
         if user is None:
-            verify_password(_DUMMY_HASH, password)
-        elif verify_password(user.password_hash, password) and not user.disabled:
+            await _verify(_dummy_hash(), password)
+        elif await _verify(user.password_hash, password) and not user.disabled:
             await self._throttle.succeeded(email)
             return user
         await self._throttle.failed(email, client_ip)

@@ -1,0 +1,308 @@
+"""The authorization matrix: every route of the app by every kind of caller, the outcome declared once.
+
+The routes come from the app's own route table (``app.routes``), not from this file: a route that
+is added without a row in ``ACCESS`` fails the suite, and so does a row whose route is gone.
+
+Each cell is a real request, made with ids that exist, a valid body and the headers the route
+needs (``If-Match`` and so on), so that "allow" means a 2xx and a denial can only come from
+authorization. A denial must be a problem document with the exact status, and must change nothing
+(the audit log, which records every change, stays as it was).
+
+The roles (issue 3): ``viewer`` reads everything, drafts included; ``editor`` also changes the
+catalog; ``admin`` also manages users and API keys and reads the audit log; ``client`` (API keys
+only) has nothing beyond public reads yet. Users sign in with JWTs or console sessions, so the
+staff rows run with an API key, a JWT access token and a session cookie.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import FastAPI
+
+from shelf.app import Container
+from shelf.identity.permissions import Role
+from tests.conftest import Keys
+from tests.integration.catalog.helpers import assert_problem, product_payload
+from tests.security.conftest import PASSWORD, SETUP, audit_count, bearer, routed_pairs, sign_in
+
+OK = "allow"
+Outcome = str | int  # OK, or the status of the denial
+ROLES = ("anonymous", "client", "viewer", "editor", "admin")
+DENIALS = {401, 403, 404}
+HERE = "ACCESS in tests/security/test_authorization_matrix.py"
+
+
+def row(
+    anonymous: Outcome, client: Outcome, viewer: Outcome, editor: Outcome, admin: Outcome
+) -> dict[str, Outcome]:
+    return dict(zip(ROLES, (anonymous, client, viewer, editor, admin), strict=True))
+
+
+@dataclass(frozen=True)
+class Call:
+    method: str
+    url: str
+    headers: dict[str, str] = field(default_factory=dict)
+    body: dict[str, Any] = field(default_factory=dict)  # httpx keyword arguments: json=, data=, ...
+
+
+_unique = itertools.count(1)
+
+
+@dataclass
+class World:
+    """What the requests of one caller's run need: existing ids, and a user whose sign-ins to use."""
+
+    http: httpx.AsyncClient
+    container: Container
+    subject: str  # email of a user the sign-in routes sign in and out
+    target_user_id: str  # a user the PATCH /users row changes
+    draft_id: str  # a draft product: only staff may see it
+
+    async def product(self) -> tuple[str, str]:
+        created = await self.container.catalog.create_product(SETUP, product_payload(status="active"))
+        return str(created.product["id"]), created.etag
+
+    async def api_key_id(self) -> str:
+        issued = await self.container.identity.create_api_key(f"matrix-{next(_unique)}", Role.CLIENT)
+        return str(issued.key.id)
+
+    async def refresh_token(self) -> str:
+        return str((await sign_in(self.http, self.subject))["refresh_token"])
+
+
+Recipe = Callable[[World], Awaitable[Call]]
+
+
+async def _get(url: str) -> Call:
+    return Call("GET", url)
+
+
+def get(url: str) -> Recipe:
+    return lambda _world: _get(url)
+
+
+async def create_product(_world: World) -> Call:
+    return Call("POST", "/api/v1/products", body={"json": product_payload(status="draft")})
+
+
+async def read_draft(world: World) -> Call:
+    return Call("GET", f"/api/v1/products/{world.draft_id}")
+
+
+async def patch_product(world: World) -> Call:
+    product_id, etag = await world.product()
+    return Call(
+        "PATCH",
+        f"/api/v1/products/{product_id}",
+        headers={"If-Match": etag, "Content-Type": "application/merge-patch+json"},
+        body={"content": b'{"stock": 3}'},
+    )
+
+
+async def delete_product(world: World) -> Call:
+    product_id, etag = await world.product()
+    return Call("DELETE", f"/api/v1/products/{product_id}", headers={"If-Match": etag})
+
+
+async def token(world: World) -> Call:
+    return Call(
+        "POST", "/api/v1/auth/token", body={"data": {"username": world.subject, "password": PASSWORD}}
+    )
+
+
+async def refresh(world: World) -> Call:
+    return Call("POST", "/api/v1/auth/refresh", body={"json": {"refresh_token": await world.refresh_token()}})
+
+
+async def logout(world: World) -> Call:
+    return Call("POST", "/api/v1/auth/logout", body={"json": {"refresh_token": await world.refresh_token()}})
+
+
+async def start_session(world: World) -> Call:
+    return Call(
+        "POST", "/api/v1/auth/session", body={"data": {"username": world.subject, "password": PASSWORD}}
+    )
+
+
+async def end_session(_world: World) -> Call:
+    return Call("DELETE", "/api/v1/auth/session")
+
+
+async def create_user(_world: World) -> Call:
+    new = {
+        "email": f"new-{next(_unique)}@security.test",
+        "password": "a long unusual phrase",
+        "role": "viewer",
+    }
+    return Call("POST", "/api/v1/users", body={"json": new})
+
+
+async def update_user(world: World) -> Call:
+    return Call("PATCH", f"/api/v1/users/{world.target_user_id}", body={"json": {"role": "editor"}})
+
+
+async def create_api_key(_world: World) -> Call:
+    return Call("POST", "/api/v1/apikeys", body={"json": {"name": "matrix", "role": "client"}})
+
+
+async def revoke_api_key(world: World) -> Call:
+    return Call("DELETE", f"/api/v1/apikeys/{await world.api_key_id()}")
+
+
+@dataclass(frozen=True)
+class Rule:
+    expect: dict[str, Outcome]
+    request: Recipe
+
+
+PUBLIC = row(OK, OK, OK, OK, OK)
+STAFF_READ = row(404, 404, OK, OK, OK)  # the product is a draft: others may not learn it exists
+CATALOG_WRITE = row(401, 403, 403, OK, OK)
+ADMIN_ONLY = row(401, 403, 403, 403, OK)
+
+# The one declaration of who may do what. Columns: anonymous, client, viewer, editor, admin.
+ACCESS: dict[tuple[str, str], Rule] = {
+    # Outside the API: the liveness probe and the API reference.
+    ("GET", "/healthz"): Rule(PUBLIC, get("/healthz")),
+    ("GET", "/openapi.json"): Rule(PUBLIC, get("/openapi.json")),
+    ("GET", "/docs"): Rule(PUBLIC, get("/docs")),
+    ("GET", "/docs/assets/{path}"): Rule(PUBLIC, get("/docs/assets/swagger-ui.css")),
+    # The catalog: published products are public, drafts are for staff, changes for editors.
+    ("GET", "/api/v1/products"): Rule(PUBLIC, get("/api/v1/products?limit=5")),
+    ("GET", "/api/v1/products/{product_id}"): Rule(STAFF_READ, read_draft),
+    ("POST", "/api/v1/products"): Rule(CATALOG_WRITE, create_product),
+    ("PATCH", "/api/v1/products/{product_id}"): Rule(CATALOG_WRITE, patch_product),
+    ("DELETE", "/api/v1/products/{product_id}"): Rule(CATALOG_WRITE, delete_product),
+    # Signing in and out: whoever holds the password or the refresh token.
+    ("POST", "/api/v1/auth/token"): Rule(PUBLIC, token),
+    ("POST", "/api/v1/auth/refresh"): Rule(PUBLIC, refresh),
+    ("POST", "/api/v1/auth/logout"): Rule(PUBLIC, logout),
+    ("GET", "/api/v1/auth/me"): Rule(PUBLIC, get("/api/v1/auth/me")),
+    ("POST", "/api/v1/auth/session"): Rule(PUBLIC, start_session),
+    ("DELETE", "/api/v1/auth/session"): Rule(PUBLIC, end_session),
+    # Administration.
+    ("GET", "/api/v1/users"): Rule(ADMIN_ONLY, get("/api/v1/users")),
+    ("POST", "/api/v1/users"): Rule(ADMIN_ONLY, create_user),
+    ("PATCH", "/api/v1/users/{user_id}"): Rule(ADMIN_ONLY, update_user),
+    ("GET", "/api/v1/apikeys"): Rule(ADMIN_ONLY, get("/api/v1/apikeys")),
+    ("POST", "/api/v1/apikeys"): Rule(ADMIN_ONLY, create_api_key),
+    ("DELETE", "/api/v1/apikeys/{key_id}"): Rule(ADMIN_ONLY, revoke_api_key),
+    ("GET", "/api/v1/audit"): Rule(ADMIN_ONLY, get("/api/v1/audit")),
+}
+# A session caller ends its own session with this one, so it runs last.
+LAST = ("DELETE", "/api/v1/auth/session")
+
+
+async def test_every_route_is_declared_and_every_declaration_is_a_route(
+    route_table: set[tuple[str, str]],
+) -> None:
+    undeclared = sorted(route_table - ACCESS.keys())
+    gone = sorted(ACCESS.keys() - route_table)
+    problems = [f"{method} {path}: declare its expected access in {HERE}" for method, path in undeclared]
+    problems += [f"{method} {path}: no such route any more; remove it from {HERE}" for method, path in gone]
+    assert not problems, "\n".join(problems)
+    assert len(route_table) >= 20  # the walk found the included routers, not just the app's own routes
+
+
+def test_every_cell_of_the_table_is_an_outcome() -> None:
+    for pair, rule in ACCESS.items():
+        assert tuple(rule.expect) == ROLES, pair
+        assert all(outcome == OK or outcome in DENIALS for outcome in rule.expect.values()), pair
+    # The table is not trivially permissive: each role is refused somewhere, but admins nowhere.
+    for role in ("anonymous", "client", "viewer", "editor"):
+        assert any(rule.expect[role] != OK for rule in ACCESS.values()), role
+    assert all(rule.expect["admin"] == OK for rule in ACCESS.values())
+
+
+@dataclass(frozen=True)
+class Caller:
+    role: str
+    credential: str  # "none", "api key", "jwt" or "session"
+
+    def __str__(self) -> str:
+        return f"{self.role} ({self.credential})"
+
+
+CALLERS = [
+    Caller("anonymous", "none"),
+    *(Caller(role, "api key") for role in ("client", "viewer", "editor", "admin")),
+    *(Caller(role, "jwt") for role in ("viewer", "editor", "admin")),
+    *(Caller(role, "session") for role in ("viewer", "editor", "admin")),
+]
+
+
+async def credentials(
+    caller: Caller, http: httpx.AsyncClient, container: Container, keys: Keys
+) -> dict[str, str]:
+    if caller.credential == "none":
+        return {}
+    if caller.credential == "api key":
+        return keys.auth(caller.role)
+    email = f"caller-{caller.role}@security.test"
+    await container.identity.create_user(email, PASSWORD, Role(caller.role))
+    if caller.credential == "jwt":
+        return bearer((await sign_in(http, email))["access_token"])
+    started = await http.post("/api/v1/auth/session", data={"username": email, "password": PASSWORD})
+    assert started.status_code == 201, started.text
+    cookie = http.cookies["shelf_session"]
+    http.cookies.clear()  # sent explicitly below, so that no response can swap it
+    return {"Cookie": f"shelf_session={cookie}", "X-CSRF-Token": started.json()["csrf_token"]}
+
+
+def check(response: httpx.Response, expected: Outcome) -> str | None:
+    """What is wrong with ``response`` when ``expected`` was the outcome, or ``None``."""
+    if expected == OK:
+        if 200 <= response.status_code < 300:
+            return None
+        return f"expected a 2xx, got {response.status_code}: {response.text[:200]}"
+    try:
+        assert_problem(response, int(expected))
+        if expected == 401:
+            assert response.headers.get("www-authenticate", "").startswith("Bearer"), "no WWW-Authenticate"
+    except AssertionError as error:
+        return f"expected a {expected} problem, got {response.status_code}: {str(error)[:200]}"
+    return None
+
+
+@pytest.mark.parametrize("caller", CALLERS, ids=str)
+async def test_each_route_answers_each_caller_as_declared(
+    caller: Caller, app: FastAPI, http: httpx.AsyncClient, container: Container, keys: Keys
+) -> None:
+    subject = await container.identity.create_user("subject@security.test", PASSWORD, Role.VIEWER)
+    target = await container.identity.create_user("target@security.test", PASSWORD, Role.VIEWER)
+    draft = await container.catalog.create_product(SETUP, product_payload(status="draft"))
+    world = World(http, container, subject.email, str(target.id), str(draft.product["id"]))
+    auth = await credentials(caller, http, container, keys)
+    assert await audit_count(container) > 0  # the setup was recorded: the count reads the real log
+
+    me = (await http.get("/api/v1/auth/me", headers=auth)).json()
+    assert me["role"] == (None if caller.role == "anonymous" else caller.role), me
+    http.cookies.clear()
+
+    pairs = sorted(routed_pairs(app), key=lambda pair: (pair == LAST, pair))
+    mismatches = []
+    for method, path in pairs:
+        rule = ACCESS.get((method, path))
+        if rule is None:
+            mismatches.append(f"{method} {path}: declare its expected access in {HERE}")
+            continue
+        call = await rule.request(world)
+        assert call.method == method, f"the recipe for {method} {path} sends {call.method}"
+        expected = rule.expect[caller.role]
+        changes_before = await audit_count(container)
+        response = await http.request(call.method, call.url, headers=call.headers | auth, **call.body)
+        http.cookies.clear()
+        wrong = check(response, expected)
+        if wrong is None and expected != OK and await audit_count(container) != changes_before:
+            wrong = f"refused with {response.status_code}, but the request changed something anyway"
+        if wrong:
+            mismatches.append(f"{method} {path} as {caller} ({call.method} {call.url}): {wrong}")
+    if mismatches:
+        pytest.fail(f"{len(mismatches)} cells of the matrix differ:\n" + "\n".join(mismatches), pytrace=False)
