@@ -36,7 +36,7 @@ from shelf.platform.db import Database
 from shelf.platform.ratelimit import RateLimiter, RatePolicy, rate_limit_store
 from shelf.settings import Settings, load_settings
 from shelf.uow import SqlUnitOfWork
-from shelf.web.api_docs import install_api_docs
+from shelf.web.api_docs import describe_security, install_api_docs
 
 
 @dataclass
@@ -142,6 +142,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     app.include_router(identity_api.router)
     app.include_router(audit_api.router)
     install_api_docs(app)
+    describe_security(app)
     return app
 
 

@@ -75,3 +75,5 @@ async def test_api_docs_work_offline(client: httpx.AsyncClient) -> None:
     schema = (await client.get("/openapi.json")).json()
     assert {"/api/v1/products", "/api/v1/products/{product_id}", "/healthz"} <= set(schema["paths"])
     assert "/docs" not in schema["paths"]
+    assert set(schema["components"]["securitySchemes"]) == {"bearer", "consoleSession"}
+    assert {"bearer": []} in schema["security"]
