@@ -16,7 +16,8 @@ from shelf import __version__
 from shelf.audit import api as audit_api
 from shelf.audit.service import AuditService
 from shelf.catalog import api as catalog_api
-from shelf.catalog.service import CatalogService, SqlProductReader
+from shelf.catalog.queries import SqlProductReader
+from shelf.catalog.service import CatalogService
 from shelf.gateway.auth import AuthenticationMiddleware
 from shelf.gateway.body_limit import BodyLimitMiddleware
 from shelf.gateway.errors import ErrorBoundaryMiddleware

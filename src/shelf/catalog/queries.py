@@ -18,7 +18,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 from sqlalchemy import ColumnElement, Select, exists, select, tuple_
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from shelf.catalog.errors import InvalidCursor
 from shelf.catalog.models import Product, ProductStatus, ProductTag
@@ -223,3 +223,15 @@ async def _relevance_page(
         if len(rows) >= wanted:
             break
     return rows
+
+
+class SqlProductReader:
+    """The catalog's read side over SQL: one session per page, no unit of work needed."""
+
+    def __init__(self, sessions: async_sessionmaker[AsyncSession], dialect: str) -> None:
+        self._sessions = sessions
+        self._dialect = dialect
+
+    async def page(self, query: ProductQuery, *, visible_all: bool) -> ProductPage:
+        async with self._sessions() as session:
+            return await list_products(session, self._dialect, query, visible_all=visible_all)

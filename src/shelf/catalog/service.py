@@ -8,13 +8,12 @@ from datetime import timedelta
 from typing import Any, Protocol
 
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
 
 from shelf.audit.service import record
 from shelf.catalog.errors import DuplicateSku, IdempotencyKeyReused, ProductNotFound
 from shelf.catalog.models import Product, ProductStatus
-from shelf.catalog.queries import ProductQuery, list_products
+from shelf.catalog.queries import ProductQuery
 from shelf.catalog.schemas import ProductCreate, ProductPage, ProductRead, ProductWrite
 from shelf.identity.permissions import Permission, Principal
 from shelf.platform.clock import Clock
@@ -57,16 +56,6 @@ class ProductReader(Protocol):
     """The read side: listing and search bypass the domain model (see ``catalog.queries``)."""
 
     async def page(self, query: ProductQuery, *, visible_all: bool) -> ProductPage: ...
-
-
-class SqlProductReader:
-    def __init__(self, sessions: async_sessionmaker[AsyncSession], dialect: str) -> None:
-        self._sessions = sessions
-        self._dialect = dialect
-
-    async def page(self, query: ProductQuery, *, visible_all: bool) -> ProductPage:
-        async with self._sessions() as session:
-            return await list_products(session, self._dialect, query, visible_all=visible_all)
 
 
 class CatalogService:
@@ -143,13 +132,13 @@ class CatalogService:
     async def _replay(
         self, uow: UnitOfWork, principal: Principal, key: str, fingerprint: str
     ) -> Created | None:
-        record = await uow.idempotency.get(principal.scope, key, self._clock.now())
-        if record is None:
+        stored = await uow.idempotency.get(principal.scope, key, self._clock.now())
+        if stored is None:
             return None
-        if record.request_hash != fingerprint:
+        if stored.request_hash != fingerprint:
             raise IdempotencyKeyReused
         await uow.commit()  # keep the deletion of an expired record, if any
-        return Created(product=record.body, etag=record.headers["etag"], replayed=True)
+        return Created(product=stored.body, etag=stored.headers["etag"], replayed=True)
 
     async def get_product(self, principal: Principal, product_id: uuid.UUID) -> tuple[dict[str, Any], str]:
         async with self._uow() as uow:
