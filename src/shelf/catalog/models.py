@@ -47,6 +47,10 @@ class Product(Base):
         Index("ix_products_status_price", "status", "price_amount", "id"),
         Index("ix_products_category_status_created", "category", "status", "created_at", "id"),
         Index("ix_products_category_status_price", "category", "status", "price_amount", "id"),
+        # Staff see every status, so their sorted listings need indexes not led by status.
+        Index("ix_products_created", "created_at", "id"),
+        Index("ix_products_name", "name", "id"),
+        Index("ix_products_price", "price_amount", "id"),
     )
     # The service sets each new version itself; the mapper adds "WHERE version = :seen" to every
     # UPDATE and DELETE, so a concurrent writer makes the statement match nothing, which surfaces

@@ -169,7 +169,7 @@ async def list_products(
         )
     else:
         if words:
-            statement = statement.where(matches(dialect, words))
+            statement = statement.where(await matches(session, dialect, words))
         found = await session.scalars(_sorted(statement, order, position).limit(query.limit + 1))
         rows = [(product, None) for product in found]
 
@@ -214,7 +214,7 @@ async def _relevance_page(
         if tier < start_tier:
             continue
         within = _sorted(
-            statement.where(matches(dialect, words, tier)),
+            statement.where(await matches(session, dialect, words, tier)),
             _Order("created_at", descending=True),
             tier_position if tier == start_tier else None,
         )

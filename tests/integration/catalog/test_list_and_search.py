@@ -312,3 +312,26 @@ async def test_relevance_pages_cross_from_name_matches_to_other_matches(
         seen += names(page["items"])
         cursor = page["next_cursor"]
     assert seen == ["Kettle 2", "Kettle 1", "Kettle 0", "Stove 3", "Stove 2", "Stove 1", "Stove 0"]
+
+
+@pytest.mark.parametrize("common_threshold", [0, 10_000], ids=["walk-the-index", "start-from-matches"])
+async def test_both_search_plans_give_the_same_answers(
+    client: httpx.AsyncClient,
+    keys: Keys,
+    shelf: list[dict[str, Any]],
+    monkeypatch: pytest.MonkeyPatch,
+    common_threshold: int,
+) -> None:
+    # SQLite picks a plan by how many products match (catalog/search.py); force each in turn.
+    monkeypatch.setattr("shelf.catalog.search.COMMON_MATCHES", common_threshold)
+    assert names((await client.get("/api/v1/products", params={"q": "merino"})).json()["items"]) == [
+        "Merino Wool Scarf",
+        "Canvas Backpack",
+    ]
+    wool = await client.get("/api/v1/products", params={"q": "wool", "sort": "price"})
+    assert names(wool.json()["items"]) == ["Alpine Wool Beanie", "Merino Wool Scarf"]
+    paged = await all_pages(client, {"q": "wool", "limit": 1})
+    assert [name for page in paged for name in names(page)] == ["Alpine Wool Beanie", "Merino Wool Scarf"]
+    staff = await client.get("/api/v1/products", params={"q": "jacket"}, headers=keys.auth("viewer"))
+    assert names(staff.json()["items"]) == ["Prototype Jacket"]
+    assert (await client.get("/api/v1/products", params={"q": "zebra"})).json()["items"] == []
