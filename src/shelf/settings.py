@@ -69,6 +69,21 @@ class Settings(BaseSettings):
     rate_limit_max_keys: int = Field(default=50_000, ge=100)  # in-process buckets kept per worker
     rate_limit_redis_prefix: str = "shelf:ratelimit:"
     rate_limit_redis_timeout_seconds: float = Field(default=0.25, gt=0, le=5)
+    # Cache (see platform/cache/).
+    # In this process (a bounded LRU) by default; in Redis when redis_url is set, with a small
+    # in-process L1 in front whose TTL bounds how long an instance that missed an invalidation
+    # message can serve stale data.
+    cache_enabled: bool = True
+    cache_max_entries: int = Field(default=10_000, ge=1)
+    cache_max_bytes: int = Field(default=64 * 1024 * 1024, ge=64 * 1024)
+    cache_product_ttl_seconds: float = Field(default=60, gt=0, le=24 * 3600)
+    cache_page_ttl_seconds: float = Field(default=30, gt=0, le=24 * 3600)
+    cache_negative_ttl_seconds: float = Field(default=5, gt=0, le=3600)  # cached 404s
+    cache_local_ttl_seconds: float = Field(default=5, gt=0, le=60)  # the L1 in front of Redis
+    cache_local_max_entries: int = Field(default=2_000, ge=1)
+    cache_local_max_bytes: int = Field(default=16 * 1024 * 1024, ge=64 * 1024)
+    cache_redis_prefix: str = "shelf:cache:"
+    cache_redis_timeout_seconds: float = Field(default=0.25, gt=0, le=5)
 
     # Gateway: security headers and CORS (see gateway/security.py).
     # SHELF_CORS_ORIGINS is comma-separated ("https://shop.example.com,http://localhost:5173");
