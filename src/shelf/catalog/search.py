@@ -59,18 +59,31 @@ async def matches(
         if await _common_in_sqlite(session, expression):
             return _sqlite_membership(expression)
         return _sqlite_match(expression)
+    query = func.to_tsquery("english", _tsquery(words))
     vector: ColumnElement[Any] = literal_column("products.search_vector")
-    anywhere = vector.op("@@")(func.to_tsquery("english", _tsquery(words, weight="")))
-    in_name = vector.op("@@")(func.to_tsquery("english", _tsquery(words, weight="A")))
-    if tier is None:
-        return anywhere
-    return in_name if tier is Tier.NAME else and_(anywhere, not_(in_name))
+    anywhere = vector.bool_op("@@")(query)
+    # Matches the expression index ix_products_name_search (migration 0004), whose statistics
+    # let the planner tell a word in names from a word elsewhere.
+    in_name = func.to_tsvector("english", Product.name).bool_op("@@")(query)
+    condition = anywhere if tier is None else in_name if tier is Tier.NAME else and_(anywhere, not_(in_name))
+    if await _common_in_postgres(session, condition):
+        return condition
+    # Few matches: hand the planner the match set first (materialised, through the GIN indexes),
+    # so it sorts a handful of rows instead of walking the sort index in search of them.
+    matched = select(Product.id).where(condition).cte("search_matches").prefix_with("MATERIALIZED")
+    return Product.id.in_(select(matched.c.id))
 
 
-def _tsquery(words: list[str], weight: str) -> str:
-    # Tokens are \w+ only, so they cannot carry tsquery operators. The weight label A restricts a
-    # lexeme to the name (see the search_vector definition in the first migration).
-    return " & ".join([*(f"{w}:{weight}" if weight else w for w in words[:-1]), f"{words[-1]}:*{weight}"])
+def _tsquery(words: list[str]) -> str:
+    # Tokens are \w+ only, so they cannot carry tsquery operators.
+    return " & ".join([*words[:-1], f"{words[-1]}:*"])
+
+
+async def _common_in_postgres(session: AsyncSession, condition: ColumnElement[bool]) -> bool:
+    probe = select(func.count()).select_from(
+        select(Product.id).where(condition).limit(COMMON_MATCHES + 1).subquery()
+    )
+    return int(await session.scalar(probe) or 0) > COMMON_MATCHES
 
 
 def _fts5_expression(words: list[str], tier: Tier | None) -> str:
