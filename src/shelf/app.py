@@ -17,7 +17,7 @@ from shelf.audit import api as audit_api
 from shelf.audit.service import AuditService
 from shelf.catalog import api as catalog_api
 from shelf.catalog.queries import SqlProductReader
-from shelf.catalog.service import CatalogService
+from shelf.catalog.service import CacheTtls, CatalogService
 from shelf.gateway.auth import AuthenticationMiddleware
 from shelf.gateway.body_limit import BodyLimitMiddleware
 from shelf.gateway.errors import ErrorBoundaryMiddleware
@@ -32,6 +32,7 @@ from shelf.identity.throttle import LoginThrottle
 from shelf.identity.tokens import AccessTokens
 from shelf.monitoring import health
 from shelf.monitoring.logging import configure_logging
+from shelf.platform.cache import Cache, build_cache
 from shelf.platform.clock import Clock, SystemClock
 from shelf.platform.db import Database
 from shelf.platform.ratelimit import RateLimiter, RatePolicy, rate_limit_store
@@ -46,13 +47,18 @@ class Container:
 
     settings: Settings
     database: Database
+    cache: Cache
     catalog: CatalogService
     identity: IdentityService
     audit: AuditService
     rate_limiter: RateLimiter
 
+    async def start(self) -> None:
+        await self.cache.start()
+
     async def aclose(self) -> None:
         await self.database.dispose()
+        await self.cache.aclose()
         await self.rate_limiter.aclose()
 
 
@@ -60,6 +66,7 @@ def build_container(settings: Settings, clock: Clock | None = None) -> Container
     clock = clock or SystemClock()
     database = Database(settings)
     rate_limiter = RateLimiter(rate_limit_store(settings))
+    cache = build_cache(settings)
 
     def uow() -> SqlUnitOfWork:
         return SqlUnitOfWork(database.sessions)
@@ -67,10 +74,17 @@ def build_container(settings: Settings, clock: Clock | None = None) -> Container
     return Container(
         settings=settings,
         database=database,
+        cache=cache,
         catalog=CatalogService(
             uow,
             SqlProductReader(database.sessions, database.dialect),
             clock,
+            cache=cache,
+            cache_ttls=CacheTtls(
+                product_seconds=settings.cache_product_ttl_seconds,
+                page_seconds=settings.cache_page_ttl_seconds,
+                not_found_seconds=settings.cache_negative_ttl_seconds,
+            ),
             idempotency_ttl=timedelta(seconds=settings.idempotency_ttl_seconds),
         ),
         identity=IdentityService(
@@ -103,6 +117,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        await container.start()
         yield
         await container.aclose()
 

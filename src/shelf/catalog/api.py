@@ -67,8 +67,7 @@ async def create_product(
 async def list_products(
     catalog: CatalogDep, principal: PrincipalDep, query: Annotated[ProductQuery, Query()]
 ) -> Response:
-    page = await catalog.list_products(principal, query)
-    return JSONResponse(page.model_dump(mode="python"))
+    return Response(await catalog.read_page(principal, query), media_type=JSONResponse.media_type)
 
 
 @router.get("/{product_id}", response_model=ProductRead, summary="Read a product")
@@ -78,11 +77,11 @@ async def get_product(
     principal: PrincipalDep,
     if_none_match: Annotated[str | None, Header(alias="If-None-Match")] = None,
 ) -> Response:
-    body, etag = await catalog.get_product(principal, product_id)
+    product = await catalog.read_product(principal, product_id)
     candidates = parse_etags(if_none_match)
-    if candidates is not None and weakly_matches(etag, candidates):
-        return Response(status_code=304, headers={"ETag": etag})
-    return JSONResponse(body, headers={"ETag": etag})
+    if candidates is not None and weakly_matches(product.etag, candidates):
+        return Response(status_code=304, headers={"ETag": product.etag})
+    return Response(product.json, media_type=JSONResponse.media_type, headers={"ETag": product.etag})
 
 
 @router.patch(

@@ -56,6 +56,11 @@ class ProductQuery(BaseModel):
     def _blank_is_absent(cls, q: str | None) -> str | None:
         return q if q and q.strip() else None
 
+    def cache_key(self) -> str:
+        """Every field, cursor and limit included, as one stable digest: equal queries, equal keys."""
+        fields = self.model_dump(mode="json")
+        return hashlib.sha256(json.dumps(fields, sort_keys=True).encode()).hexdigest()
+
 
 @dataclass(frozen=True)
 class _Order:

@@ -1,11 +1,19 @@
-"""Catalog use cases. Each one checks permissions, applies the rules and owns its transaction."""
+"""Catalog use cases. Each one checks permissions, applies the rules and owns its transaction.
+
+Reads are cache-aside (``platform.cache``): a product by id and every list or search page are kept
+as the exact bytes of their JSON bodies, keyed by the caller's visibility ("public" sees active
+products only, "staff" sees all), so a public key can never hold a draft. Every write forgets what
+it affects once its transaction has committed, never before: a read running meanwhile could put
+the old row back.
+"""
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
@@ -16,10 +24,12 @@ from shelf.catalog.models import Product, ProductStatus
 from shelf.catalog.queries import ProductQuery
 from shelf.catalog.schemas import ProductCreate, ProductPage, ProductRead, ProductWrite
 from shelf.identity.permissions import Permission, Principal
+from shelf.platform.cache import NOT_FOUND, Cache, SingleFlight
 from shelf.platform.clock import Clock
 from shelf.platform.errors import InvalidInput, PreconditionFailed, PreconditionRequired
 from shelf.platform.idempotency import IdempotencyRecord, request_fingerprint
 from shelf.platform.ids import new_id
+from shelf.platform.jsonutil import dumps, loads
 from shelf.uow import UnitOfWork, UnitOfWorkFactory
 
 
@@ -52,6 +62,30 @@ class Preconditions:
             )
 
 
+@dataclass(frozen=True)
+class Representation:
+    """A product as it is sent: the exact bytes of its JSON body, and its ETag."""
+
+    json: bytes
+    etag: str
+
+
+@dataclass(frozen=True)
+class CacheTtls:
+    product_seconds: float = 60
+    page_seconds: float = 30
+    not_found_seconds: float = 5
+
+
+Visibility = Literal["public", "staff"]
+VISIBILITIES: tuple[Visibility, ...] = ("public", "staff")
+PAGES = "catalog:pages"  # one namespace for every list and search page: each write retires them all
+
+
+def product_key(visibility: Visibility, product_id: uuid.UUID) -> str:
+    return f"catalog:product:{visibility}:{product_id}"
+
+
 class ProductReader(Protocol):
     """The read side: listing and search bypass the domain model (see ``catalog.queries``)."""
 
@@ -65,12 +99,21 @@ class CatalogService:
         reader: ProductReader,
         clock: Clock,
         *,
+        cache: Cache,
+        cache_ttls: CacheTtls | None = None,
         idempotency_ttl: timedelta = timedelta(hours=24),
     ) -> None:
         self._uow = uow
         self._clock = clock
         self._idempotency_ttl = idempotency_ttl
         self._reader = reader
+        self._cache = cache
+        self._ttls = cache_ttls or CacheTtls()
+        self._flight = SingleFlight()
+        # Counts the writes this process committed. A load that saw it change may have read the row
+        # as it was before a write, so its result is returned but neither stored nor shared with
+        # callers that arrive after the write (see ``_read_through``).
+        self._writes = 0
 
     async def create_product(
         self, principal: Principal, payload: Any, *, idempotency_key: str | None = None
@@ -126,6 +169,7 @@ class CatalogService:
                     if attempt == 1:
                         raise DuplicateSku(data.sku) from None
                     continue
+                await self._forget(product.id)
                 return Created(product=body, etag=etag_for(product.version), replayed=False)
         raise AssertionError("unreachable")  # pragma: no cover
 
@@ -141,11 +185,26 @@ class CatalogService:
         return Created(product=stored.body, etag=stored.headers["etag"], replayed=True)
 
     async def get_product(self, principal: Principal, product_id: uuid.UUID) -> tuple[dict[str, Any], str]:
-        async with self._uow() as uow:
-            product = await uow.products.get(product_id)
-            if product is None or not _visible(principal, product):
-                raise ProductNotFound
-            return _body(product), etag_for(product.version)
+        found = await self.read_product(principal, product_id)
+        return loads(found.json), found.etag
+
+    async def read_product(self, principal: Principal, product_id: uuid.UUID) -> Representation:
+        """The product as the caller may see it, from the cache when it holds it."""
+        visibility = _visibility(principal)
+
+        async def load() -> bytes | None:
+            async with self._uow() as uow:
+                product = await uow.products.get(product_id)
+                if product is None or not (visibility == "staff" or product.status == ProductStatus.ACTIVE):
+                    return None  # cached briefly as "not found": a burst of 404s costs one read
+                return _encode(_representation(product))
+
+        cached = await self._read_through(
+            product_key(visibility, product_id), load, self._ttls.product_seconds
+        )
+        if cached is None:
+            raise ProductNotFound
+        return _decode(cached)
 
     async def update_product(
         self, principal: Principal, product_id: uuid.UUID, patch: Any, preconditions: Preconditions
@@ -196,6 +255,7 @@ class CatalogService:
                 ) from None
             except IntegrityError:
                 raise DuplicateSku(updated.sku) from None
+            await self._forget(product_id)
             return after, etag_for(product.version)
 
     async def delete_product(
@@ -220,9 +280,56 @@ class CatalogService:
                 await uow.commit()
             except StaleDataError:
                 raise PreconditionFailed("the product changed while it was being deleted") from None
+            await self._forget(product_id)
 
     async def list_products(self, principal: Principal, query: ProductQuery) -> ProductPage:
-        return await self._reader.page(query, visible_all=principal.can(Permission.CATALOG_READ_ALL))
+        return ProductPage.model_validate(loads(await self.read_page(principal, query)))
+
+    async def read_page(self, principal: Principal, query: ProductQuery) -> bytes:
+        """The JSON body of one list or search page, from the cache when it holds it."""
+        visibility = _visibility(principal)
+
+        async def load() -> bytes:
+            page = await self._reader.page(query, visible_all=visibility == "staff")
+            return dumps(page.model_dump(mode="python")).encode()
+
+        key = f"{await self._cache.scope(PAGES)}{visibility}:{query.cache_key()}"
+        page = await self._read_through(key, load, self._ttls.page_seconds)
+        if page is None:  # pragma: no cover - a page is never "not found"
+            raise AssertionError("unreachable")
+        return page
+
+    async def _read_through(
+        self, key: str, load: Callable[[], Awaitable[bytes | None]], ttl_seconds: float
+    ) -> bytes | None:
+        """``platform.cache.read_through``, made safe against this process's own writes.
+
+        A load that began before a write committed may return the old row: it is not stored, and
+        callers arriving after the write start a load of their own instead of joining it (the
+        flight key carries the write count). A write committed by another instance meanwhile can
+        still be stored over (the race ``platform.cache`` documents); the TTL bounds it.
+        """
+        cached = await self._cache.get(key)
+        if cached is not None:
+            return None if cached == NOT_FOUND else cached
+        writes = self._writes
+
+        async def load_and_store() -> bytes | None:
+            value = await load()
+            if self._writes == writes:
+                if value is None:
+                    await self._cache.set(key, NOT_FOUND, self._ttls.not_found_seconds)
+                else:
+                    await self._cache.set(key, value, ttl_seconds)
+            return value
+
+        return await self._flight.run(f"{key}@{writes}", load_and_store)
+
+    async def _forget(self, product_id: uuid.UUID) -> None:
+        """After a commit: drop the product in both visibilities and retire every cached page."""
+        self._writes += 1
+        await self._cache.delete(*(product_key(visibility, product_id) for visibility in VISIBILITIES))
+        await self._cache.invalidate(PAGES)
 
 
 def merge_patch(target: Any, patch: Any) -> Any:
@@ -238,8 +345,23 @@ def merge_patch(target: Any, patch: Any) -> Any:
     return result
 
 
-def _visible(principal: Principal, product: Product) -> bool:
-    return product.status == ProductStatus.ACTIVE or principal.can(Permission.CATALOG_READ_ALL)
+def _visibility(principal: Principal) -> Visibility:
+    return "staff" if principal.can(Permission.CATALOG_READ_ALL) else "public"
+
+
+def _representation(product: Product) -> Representation:
+    return Representation(dumps(_body(product)).encode(), etag_for(product.version))
+
+
+# A cached product is its ETag, a newline, then its JSON body. An ETag holds no newline, and the
+# leading quote keeps the value apart from ``NOT_FOUND``.
+def _encode(representation: Representation) -> bytes:
+    return representation.etag.encode() + b"\n" + representation.json
+
+
+def _decode(cached: bytes) -> Representation:
+    etag, _, body = cached.partition(b"\n")
+    return Representation(body, etag.decode())
 
 
 def _columns(data: ProductWrite) -> dict[str, Any]:

@@ -13,6 +13,7 @@ from shelf.catalog.errors import DuplicateSku, IdempotencyKeyReused, ProductNotF
 from shelf.catalog.queries import ProductQuery
 from shelf.catalog.service import CatalogService, Preconditions, merge_patch
 from shelf.identity.permissions import ANONYMOUS, Principal, Role
+from shelf.platform.cache import NullCache
 from shelf.platform.errors import (
     Forbidden,
     InvalidInput,
@@ -50,7 +51,7 @@ def clock() -> FakeClock:
 
 @pytest.fixture
 def service(uow: FakeUnitOfWork, clock: FakeClock) -> CatalogService:
-    return CatalogService(uow, FakeReader(uow), clock, idempotency_ttl=timedelta(hours=24))
+    return CatalogService(uow, FakeReader(uow), clock, cache=NullCache(), idempotency_ttl=timedelta(hours=24))
 
 
 async def test_create_stores_a_validated_product_and_commits(
