@@ -16,13 +16,14 @@ from shelf import __version__
 from shelf.audit import api as audit_api
 from shelf.audit.service import AuditService
 from shelf.catalog import api as catalog_api
+from shelf.catalog.categories import CategoryDirectory
 from shelf.catalog.queries import SqlProductReader
 from shelf.catalog.service import CacheTtls, CatalogService
 from shelf.gateway.auth import AuthenticationMiddleware
 from shelf.gateway.body_limit import BodyLimitMiddleware
 from shelf.gateway.errors import ErrorBoundaryMiddleware
 from shelf.gateway.problems import install_problem_handlers
-from shelf.gateway.ratelimit import RateLimitMiddleware, RoutePolicies
+from shelf.gateway.ratelimit import EXEMPT_PATHS, RateLimitMiddleware, RoutePolicies
 from shelf.gateway.request_id import RequestIdMiddleware
 from shelf.gateway.security import SecurityHeadersMiddleware, add_cors_middleware
 from shelf.gateway.tracecontext import TraceContextMiddleware
@@ -39,6 +40,8 @@ from shelf.platform.ratelimit import RateLimiter, RatePolicy, rate_limit_store
 from shelf.settings import Settings, load_settings
 from shelf.uow import SqlUnitOfWork
 from shelf.web.api_docs import describe_security, install_api_docs
+from shelf.web.assets import STATIC_PREFIX
+from shelf.web.install import install_web
 
 
 @dataclass
@@ -49,6 +52,7 @@ class Container:
     database: Database
     cache: Cache
     catalog: CatalogService
+    categories: CategoryDirectory  # the storefront's category list
     identity: IdentityService
     audit: AuditService
     rate_limiter: RateLimiter
@@ -87,6 +91,7 @@ def build_container(settings: Settings, clock: Clock | None = None) -> Container
             ),
             idempotency_ttl=timedelta(seconds=settings.idempotency_ttl_seconds),
         ),
+        categories=CategoryDirectory(database.sessions, cache, settings.cache_page_ttl_seconds),
         identity=IdentityService(
             uow,
             clock,
@@ -139,7 +144,10 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     # the body limit so that preflight answers and 413s get them too.
     # Rate limits run inside authentication: they key on the principal it resolves.
     app.add_middleware(
-        RateLimitMiddleware, limiter=container.rate_limiter, policies=RoutePolicies.from_settings(settings)
+        RateLimitMiddleware,
+        limiter=container.rate_limiter,
+        policies=RoutePolicies.from_settings(settings),
+        exempt_paths=(*EXEMPT_PATHS, STATIC_PREFIX),  # the pages' own CSS and JS cost no budget
     )
     app.add_middleware(
         AuthenticationMiddleware,
@@ -159,6 +167,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     app.include_router(audit_api.router)
     install_api_docs(app)
     describe_security(app)
+    install_web(app, container)  # after the problem handlers: page errors wrap them
     return app
 
 

@@ -174,6 +174,9 @@ ACCESS: dict[tuple[str, str], Rule] = {
     ("GET", "/openapi.json"): Rule(PUBLIC, get("/openapi.json")),
     ("GET", "/docs"): Rule(PUBLIC, get("/docs")),
     ("GET", "/docs/assets/{path}"): Rule(PUBLIC, get("/docs/assets/swagger-ui.css")),
+    # The storefront: the shop as anyone sees it (active products only, whoever asks).
+    ("GET", "/"): Rule(PUBLIC, get("/")),
+    ("GET", "/static/{path}"): Rule(PUBLIC, get("/static/css/shelf.css")),
     # The catalog: published products are public, drafts are for staff, changes for editors.
     ("GET", "/api/v1/products"): Rule(PUBLIC, get("/api/v1/products?limit=5")),
     ("GET", "/api/v1/products/{product_id}"): Rule(STAFF_READ, read_draft),

@@ -1,0 +1,36 @@
+"""Wiring of the pages, called once by the composition root (``app.create_app``)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from fastapi import FastAPI
+
+from shelf.web.assets import StaticAssets
+from shelf.web.errors import install_page_errors
+from shelf.web.pages import Pages
+from shelf.web.shopper import ShopperCookies
+from shelf.web.storefront import views as storefront_views
+from shelf.web.storefront.shop import Shop
+
+if TYPE_CHECKING:  # app.py imports this module; importing it back at run time would be a cycle
+    from shelf.app import Container
+
+
+def install_web(app: FastAPI, container: Container) -> None:
+    """Templates, static files, HTML error pages and the storefront's routes.
+
+    Call it after ``install_problem_handlers``: the page errors wrap the handlers installed by then.
+    """
+    settings = container.settings
+    assets = StaticAssets()
+    app.state.pages = Pages(
+        assets,
+        ShopperCookies(settings.secret_key.get_secret_value()),
+        secure_cookies=settings.env == "production",
+        auto_reload=settings.env == "development",
+    )
+    app.state.shop = Shop(container.catalog, container.categories)
+    app.mount(assets.prefix, assets.files(), name="static")
+    app.include_router(storefront_views.router)
+    install_page_errors(app)

@@ -1,0 +1,1 @@
+"""The storefront: what shoppers see at ``/``, ``/products`` and ``/cart``."""
