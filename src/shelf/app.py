@@ -9,12 +9,14 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import timedelta
+from functools import cached_property
 
 from fastapi import FastAPI
 
 from shelf import __version__
 from shelf.audit import api as audit_api
 from shelf.audit.service import AuditService
+from shelf.cart.service import CartService
 from shelf.catalog import api as catalog_api
 from shelf.catalog.categories import CategoryDirectory
 from shelf.catalog.queries import SqlProductReader
@@ -56,6 +58,11 @@ class Container:
     identity: IdentityService
     audit: AuditService
     rate_limiter: RateLimiter
+
+    @cached_property
+    def cart(self) -> CartService:
+        """The storefront's cart rules; it prices carts through the catalog."""
+        return CartService(self.catalog)
 
     async def start(self) -> None:
         await self.cache.start()

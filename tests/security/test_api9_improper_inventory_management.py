@@ -16,13 +16,27 @@ from fastapi import FastAPI
 from shelf import __version__
 from tests.security.conftest import routed_pairs
 
+# The storefront's pages: HTML for people, not part of the API, so not in the OpenAPI document.
+STOREFRONT = {
+    ("GET", "/"),
+    ("GET", "/static/{path}"),  # the pages' CSS, script and icon, packaged
+    ("GET", "/products"),
+    ("GET", "/products/{product_id}"),
+    ("GET", "/products/{product_id}/{slug}"),
+    ("GET", "/feedback"),
+    ("GET", "/cart"),
+    ("POST", "/cart/items"),
+    ("POST", "/cart/items/{product_id}"),
+    ("POST", "/cart/items/{product_id}/remove"),
+}
 OUTSIDE_THE_API = {
     ("GET", "/healthz"),  # the liveness probe
     ("GET", "/openapi.json"),  # the API description
     ("GET", "/docs"),  # the API reference page
     ("GET", "/docs/assets/{path}"),  # its scripts and styles, packaged
+    *STOREFRONT,
 }
-NOT_DOCUMENTED = {("GET", "/openapi.json"), ("GET", "/docs"), ("GET", "/docs/assets/{path}")}
+NOT_DOCUMENTED = {("GET", "/openapi.json"), ("GET", "/docs"), ("GET", "/docs/assets/{path}"), *STOREFRONT}
 HTTP_METHODS = {"get", "put", "post", "delete", "options", "head", "patch", "trace"}
 
 

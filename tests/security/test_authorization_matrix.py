@@ -17,6 +17,7 @@ staff rows run with an API key, a JWT access token and a session cookie.
 from __future__ import annotations
 
 import itertools
+import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -27,6 +28,7 @@ from fastapi import FastAPI
 
 from shelf.app import Container
 from shelf.identity.permissions import Role
+from shelf.web.shopper import COOKIE as SHOPPER_COOKIE
 from tests.conftest import Keys
 from tests.integration.catalog.helpers import assert_problem, product_payload
 from tests.security.conftest import PASSWORD, SETUP, audit_count, bearer, routed_pairs, sign_in
@@ -156,6 +158,65 @@ async def revoke_api_key(world: World) -> Call:
     return Call("DELETE", f"/api/v1/apikeys/{await world.api_key_id()}")
 
 
+async def product_page(world: World) -> Call:
+    product_id, _etag = await world.product()
+    return Call("GET", f"/products/{product_id}")
+
+
+async def product_page_with_slug(world: World) -> Call:
+    product_id, _etag = await world.product()
+    return Call("GET", f"/products/{product_id}/merino-wool-scarf")
+
+
+async def _shopper(world: World, cookie: str | None = None) -> tuple[str, str]:
+    """A shopper's cart cookie and form token, as the storefront's pages hand them out."""
+    headers = {"Cookie": f"{SHOPPER_COOKIE}={cookie}"} if cookie else {}
+    page = await world.http.get("/products", headers=headers)
+    cookie = world.http.cookies.get(SHOPPER_COOKIE) or cookie
+    world.http.cookies.clear()
+    match = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
+    assert cookie, "the storefront hands out no cart cookie"
+    assert match, "the storefront's page has no form token"
+    return cookie, match.group(1)
+
+
+async def _cart_post(world: World, url: str, form: dict[str, str], cookie: str, csrf: str) -> Call:
+    # A browser follows the 303 back to the cart: the outcome is the cart page.
+    body: dict[str, Any] = {"data": form | {"csrf_token": csrf}, "follow_redirects": True}
+    return Call("POST", url, headers={"Cookie": f"{SHOPPER_COOKIE}={cookie}"}, body=body)
+
+
+async def _cart_holding(world: World) -> tuple[str, str, str]:
+    """A cart with one product in it: (product id, cookie, token)."""
+    product_id, _etag = await world.product()
+    cookie, csrf = await _shopper(world)
+    added = await world.http.post(
+        "/cart/items",
+        data={"product_id": product_id, "csrf_token": csrf},
+        headers={"Cookie": f"{SHOPPER_COOKIE}={cookie}"},
+    )
+    assert added.status_code == 303, added.text
+    cookie = world.http.cookies[SHOPPER_COOKIE]
+    world.http.cookies.clear()
+    return product_id, cookie, csrf
+
+
+async def add_to_cart(world: World) -> Call:
+    product_id, _etag = await world.product()
+    cookie, csrf = await _shopper(world)
+    return await _cart_post(world, "/cart/items", {"product_id": product_id, "quantity": "2"}, cookie, csrf)
+
+
+async def change_cart_quantity(world: World) -> Call:
+    product_id, cookie, csrf = await _cart_holding(world)
+    return await _cart_post(world, f"/cart/items/{product_id}", {"quantity": "3"}, cookie, csrf)
+
+
+async def remove_from_cart(world: World) -> Call:
+    product_id, cookie, csrf = await _cart_holding(world)
+    return await _cart_post(world, f"/cart/items/{product_id}/remove", {}, cookie, csrf)
+
+
 @dataclass(frozen=True)
 class Rule:
     expect: dict[str, Outcome]
@@ -174,9 +235,18 @@ ACCESS: dict[tuple[str, str], Rule] = {
     ("GET", "/openapi.json"): Rule(PUBLIC, get("/openapi.json")),
     ("GET", "/docs"): Rule(PUBLIC, get("/docs")),
     ("GET", "/docs/assets/{path}"): Rule(PUBLIC, get("/docs/assets/swagger-ui.css")),
-    # The storefront: the shop as anyone sees it (active products only, whoever asks).
+    # The storefront: the shop as anyone sees it (active products only, whoever asks), and a cart
+    # in a cookie that any visitor may fill (its posts carry the page's form token).
     ("GET", "/"): Rule(PUBLIC, get("/")),
     ("GET", "/static/{path}"): Rule(PUBLIC, get("/static/css/shelf.css")),
+    ("GET", "/products"): Rule(PUBLIC, get("/products?category=apparel&sort=price")),
+    ("GET", "/products/{product_id}"): Rule(PUBLIC, product_page),
+    ("GET", "/products/{product_id}/{slug}"): Rule(PUBLIC, product_page_with_slug),
+    ("GET", "/feedback"): Rule(PUBLIC, get("/feedback")),
+    ("GET", "/cart"): Rule(PUBLIC, get("/cart")),
+    ("POST", "/cart/items"): Rule(PUBLIC, add_to_cart),
+    ("POST", "/cart/items/{product_id}"): Rule(PUBLIC, change_cart_quantity),
+    ("POST", "/cart/items/{product_id}/remove"): Rule(PUBLIC, remove_from_cart),
     # The catalog: published products are public, drafts are for staff, changes for editors.
     ("GET", "/api/v1/products"): Rule(PUBLIC, get("/api/v1/products?limit=5")),
     ("GET", "/api/v1/products/{product_id}"): Rule(STAFF_READ, read_draft),
@@ -300,7 +370,10 @@ async def test_each_route_answers_each_caller_as_declared(
         assert call.method == method, f"the recipe for {method} {path} sends {call.method}"
         expected = rule.expect[caller.role]
         changes_before = await audit_count(container)
-        response = await http.request(call.method, call.url, headers=call.headers | auth, **call.body)
+        headers = call.headers | auth
+        if "Cookie" in call.headers and "Cookie" in auth:  # a browser sends every cookie it holds
+            headers["Cookie"] = f"{call.headers['Cookie']}; {auth['Cookie']}"
+        response = await http.request(call.method, call.url, headers=headers, **call.body)
         http.cookies.clear()
         wrong = check(response, expected)
         if wrong is None and expected != OK and await audit_count(container) != changes_before:

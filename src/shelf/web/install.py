@@ -10,6 +10,7 @@ from shelf.web.assets import StaticAssets
 from shelf.web.errors import install_page_errors
 from shelf.web.pages import Pages
 from shelf.web.shopper import ShopperCookies
+from shelf.web.storefront import cart as cart_views
 from shelf.web.storefront import views as storefront_views
 from shelf.web.storefront.shop import Shop
 
@@ -33,4 +34,5 @@ def install_web(app: FastAPI, container: Container) -> None:
     app.state.shop = Shop(container.catalog, container.categories)
     app.mount(assets.prefix, assets.files(), name="static")
     app.include_router(storefront_views.router)
+    app.include_router(cart_views.router)
     install_page_errors(app)

@@ -21,7 +21,7 @@ from urllib.parse import urlsplit
 
 import httpx
 import pytest
-from playwright.async_api import Browser, Page, Request, Route, async_playwright
+from playwright.async_api import Browser, ConsoleMessage, Page, Request, Response, Route, async_playwright
 
 from tests.databases import server_missing
 from tests.process import running_server, shelf
@@ -133,9 +133,21 @@ class Traffic:
     requests: list[str] = field(default_factory=list)
     outside: list[str] = field(default_factory=list)
     console_errors: list[str] = field(default_factory=list)
+    broken_assets: list[str] = field(default_factory=list)
 
     def record(self, request: Request) -> None:
         self.requests.append(request.url)
+
+    def check(self, response: Response) -> None:
+        # A page may answer 4xx on purpose (a refused form shows the cart with a 422); its CSS,
+        # script and images may not.
+        if response.request.resource_type != "document" and response.status >= 400:
+            self.broken_assets.append(f"{response.status} {response.url}")
+
+    def console(self, message: ConsoleMessage) -> None:
+        # Script errors and Content-Security-Policy violations; failed loads are judged by check().
+        if message.type == "error" and not message.text.startswith("Failed to load resource"):
+            self.console_errors.append(message.text)
 
     async def guard(self, route: Route) -> None:
         url = route.request.url
@@ -157,14 +169,16 @@ async def page(browser: Browser, traffic: Traffic) -> AsyncIterator[Page]:
     context = await browser.new_context(viewport=DESKTOP, locale="en-GB")
     await context.route("**/*", traffic.guard)
     context.on("request", traffic.record)
+    context.on("response", traffic.check)
+    context.on("console", traffic.console)
+    context.on("weberror", lambda error: traffic.console_errors.append(str(error.error)))
     tab = await context.new_page()
-    tab.on("console", lambda message: message.type == "error" and traffic.console_errors.append(message.text))
-    tab.on("pageerror", lambda error: traffic.console_errors.append(str(error)))
     yield tab
     await context.close()
     assert not traffic.outside, f"requests left 127.0.0.1: {traffic.outside}"
     # A Content-Security-Policy violation or a script error shows up as a console error.
     assert not traffic.console_errors, f"errors in the browser console: {traffic.console_errors}"
+    assert not traffic.broken_assets, f"assets that failed to load: {traffic.broken_assets}"
 
 
 def money_text(text: str) -> str:

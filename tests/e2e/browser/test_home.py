@@ -47,3 +47,23 @@ async def test_landmarks_and_the_skip_link(page: Page, shop: Shop, traffic: Traf
     assets = [url for url in traffic.requests if "/static/" in url]
     assert any("/static/css/shelf.css?v=" in url for url in assets), traffic.requests
     assert any("/static/js/shelf.js?v=" in url for url in assets), traffic.requests
+
+
+async def test_the_page_policy_blocks_injected_inline_script_and_the_harness_notices(
+    page: Page, shop: Shop, traffic: Traffic
+) -> None:
+    await page.goto(shop.url("/"))
+    await page.evaluate(
+        """() => {
+            const script = document.createElement("script");
+            script.textContent = "window.injected = true";
+            document.body.append(script);
+        }"""
+    )
+    assert await page.evaluate("window.injected === undefined")
+    for _ in range(100):  # the console message arrives a moment later
+        if traffic.console_errors:
+            break
+        await page.wait_for_timeout(20)
+    assert "Content Security Policy" in traffic.console_errors[0], traffic.console_errors
+    traffic.console_errors.clear()  # seen and expected: the fixture fails on any other

@@ -11,6 +11,7 @@ import uuid
 from dataclasses import dataclass
 
 from shelf.catalog.categories import CategoryDirectory
+from shelf.catalog.errors import ProductNotFound
 from shelf.catalog.queries import ProductQuery
 from shelf.catalog.schemas import ProductPage, ProductRead
 from shelf.catalog.service import CatalogService
@@ -25,6 +26,14 @@ class FrontPage:
     categories: list[str]
     featured: list[ProductRead]
     featured_tagged: bool  # False: no product is tagged "featured", so these are the newest
+
+
+@dataclass(frozen=True)
+class Aisle:
+    """One page of the product list, and the categories to filter by."""
+
+    categories: list[str]
+    page: ProductPage | None  # None when the filters could not be read
 
 
 class Shop:
@@ -42,12 +51,15 @@ class Shop:
             featured = await self._catalog.list_products(ANONYMOUS, ProductQuery(limit=FEATURED_COUNT))
         return FrontPage(await self._categories.active(), featured.items, tagged)
 
-    async def categories(self) -> list[str]:
-        return await self._categories.active()
+    async def aisle(self, query: ProductQuery | None) -> Aisle:
+        page = await self._catalog.list_products(ANONYMOUS, query) if query is not None else None
+        return Aisle(await self._categories.active(), page)
 
-    async def browse(self, query: ProductQuery) -> ProductPage:
-        return await self._catalog.list_products(ANONYMOUS, query)
-
-    async def product(self, product_id: uuid.UUID) -> ProductRead:
-        body, _etag = await self._catalog.get_product(ANONYMOUS, product_id)
+    async def product(self, product_id: uuid.UUID | str) -> ProductRead:
+        """An active product; ``ProductNotFound`` for anything else, a malformed id included."""
+        try:
+            wanted = product_id if isinstance(product_id, uuid.UUID) else uuid.UUID(product_id)
+        except ValueError:
+            raise ProductNotFound from None
+        body, _etag = await self._catalog.get_product(ANONYMOUS, wanted)
         return ProductRead.model_validate(body)
