@@ -19,6 +19,10 @@ from tests.databases import database
 
 BACKENDS = ["sqlite", "postgresql"]
 TABLES = [
+    "analytics_events",
+    "analytics_event_ids",
+    "analytics_user_days",
+    "analytics_product_days",
     "product_tags",
     "products",
     "idempotency_keys",
@@ -43,17 +47,24 @@ async def database_url(backend: str, tmp_path_factory: pytest.TempPathFactory) -
 
 
 @pytest.fixture(scope="session")
-def settings(database_url: str) -> Settings:
+def settings(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Settings:
     # The shared app serves every test from one loopback address, as if hundreds of people signed
     # in from one IP within a minute; its rate limits are off. The limiter and the login throttle
     # are tested with apps of their own and tiny limits (tests/integration/gateway, identity).
-    return Settings(database_url=database_url, env="test", log_level="warning", rate_limit_enabled=False)
+    return Settings(
+        database_url=database_url,
+        env="test",
+        log_level="warning",
+        rate_limit_enabled=False,
+        analytics_spool_dir=str(tmp_path_factory.mktemp("analytics-spool")),
+    )
 
 
 @pytest.fixture(scope="session")
 async def app(settings: Settings) -> AsyncIterator[FastAPI]:
     await asyncio.to_thread(migrations.upgrade, settings)
     application = create_app(settings)
+    await application.state.container.analytics.start()  # ASGITransport runs no lifespan
     yield application
     await application.state.container.aclose()
 

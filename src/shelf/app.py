@@ -14,6 +14,8 @@ from functools import cached_property
 from fastapi import FastAPI
 
 from shelf import __version__
+from shelf.analytics import api as analytics_api
+from shelf.analytics.service import AnalyticsService, build_analytics
 from shelf.audit import api as audit_api
 from shelf.audit.service import AuditService
 from shelf.cart.service import CartService
@@ -30,6 +32,7 @@ from shelf.gateway.request_id import RequestIdMiddleware
 from shelf.gateway.security import SecurityHeadersMiddleware, add_cors_middleware
 from shelf.gateway.tracecontext import TraceContextMiddleware
 from shelf.identity import api as identity_api
+from shelf.identity.permissions import Principal
 from shelf.identity.service import IdentityService
 from shelf.identity.throttle import LoginThrottle
 from shelf.identity.tokens import AccessTokens
@@ -57,6 +60,7 @@ class Container:
     categories: CategoryDirectory  # the storefront's category list
     identity: IdentityService
     audit: AuditService
+    analytics: AnalyticsService  # event capture, its durable buffer, the queries
     rate_limiter: RateLimiter
 
     @cached_property
@@ -66,8 +70,10 @@ class Container:
 
     async def start(self) -> None:
         await self.cache.start()
+        await self.analytics.start()  # replays what a crash left in the spool
 
     async def aclose(self) -> None:
+        await self.analytics.aclose()  # writes out every buffered event, before the database goes
         await self.database.dispose()
         await self.cache.aclose()
         await self.rate_limiter.aclose()
@@ -82,7 +88,11 @@ def build_container(settings: Settings, clock: Clock | None = None) -> Container
     def uow() -> SqlUnitOfWork:
         return SqlUnitOfWork(database.sessions)
 
-    return Container(
+    async def authenticate_key(secret: str) -> Principal:
+        return await container.identity.authenticate_api_key(secret)
+
+    analytics = build_analytics(settings, database.engine, clock, authenticate_key)
+    container = Container(
         settings=settings,
         database=database,
         cache=cache,
@@ -118,8 +128,10 @@ def build_container(settings: Settings, clock: Clock | None = None) -> Container
             session_ttl=timedelta(seconds=settings.session_ttl_seconds),
         ),
         audit=AuditService(database.sessions),
+        analytics=analytics,
         rate_limiter=rate_limiter,
     )
+    return container
 
 
 def create_app(settings: Settings | None = None, *, clock: Clock | None = None) -> FastAPI:
@@ -161,6 +173,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         identity=container.identity,
         limiter=container.rate_limiter,
         bad_credentials=RatePolicy.parse("bad-credentials", settings.rate_limit_bad_credentials),
+        csrf_exempt_paths=frozenset(analytics_api.CAPTURE_PATHS),
     )
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     add_cors_middleware(app, settings)
@@ -172,6 +185,8 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     app.include_router(catalog_api.router)
     app.include_router(identity_api.router)
     app.include_router(audit_api.router)
+    app.include_router(analytics_api.capture_router)
+    app.include_router(analytics_api.router)
     install_api_docs(app)
     describe_security(app)
     install_web(app, container)  # after the problem handlers: page errors wrap them

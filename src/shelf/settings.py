@@ -63,6 +63,7 @@ class Settings(BaseSettings):
     rate_limit_authenticated: Rate = "600/minute"  # reads, per principal
     rate_limit_writes: Rate = "60/minute"
     rate_limit_auth: Rate = "20/minute"  # everything under /api/v1/auth/
+    rate_limit_events: Rate = "100/second"  # event capture (PostHog SDKs, the tracker), per key or IP
     rate_limit_bad_credentials: Rate = "30/minute"  # rejected tokens and keys, per client IP
     rate_limit_failed_logins_per_account: Rate = "10/hour"
     rate_limit_failed_logins_per_ip: Rate = "50/hour"
@@ -90,6 +91,22 @@ class Settings(BaseSettings):
     # empty means no cross-origin access at all.
     cors_origins: Annotated[tuple[str, ...], NoDecode] = ()
     cors_allow_credentials: bool = False
+
+    # Analytics (see analytics/): capture limits and the event buffer.
+    # The buffer is a local spool file (fsync'd before a capture answers 2xx) flushed to the
+    # database in batches, or a Redis stream when redis_url is set. The spool directory defaults to
+    # beside a SQLite file, or ./shelf-analytics-spool/<host>-<port>-<database> for PostgreSQL.
+    analytics_spool_dir: str | None = None
+    analytics_buffer_max_events: int = Field(default=200_000, ge=100)  # waiting; beyond it a 503
+    analytics_flush_max_events: int = Field(default=10_000, ge=1)  # per database transaction
+    analytics_flush_interval_seconds: float = Field(default=0.2, gt=0, le=60)
+    analytics_max_events_per_request: int = Field(default=5_000, ge=1, le=100_000)
+    analytics_max_decompressed_bytes: int = Field(default=8 * 1024 * 1024, ge=64 * 1024)
+    analytics_max_property_bytes: int = Field(default=32 * 1024, ge=1024)  # one event's properties
+    analytics_max_property_depth: int = Field(default=8, ge=1, le=64)
+    analytics_key_cache_seconds: float = Field(default=10, ge=0, le=300)  # capture keys, known answers
+    analytics_redis_stream: str = "shelf:analytics:events"
+    analytics_redis_claim_idle_seconds: float = Field(default=30, gt=0)  # take over a dead consumer's
 
     @field_validator("cors_origins", mode="before")
     @classmethod

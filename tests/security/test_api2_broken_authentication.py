@@ -22,6 +22,7 @@ import jwt
 import pytest
 from fastapi import FastAPI
 
+from shelf.analytics.api import CAPTURE_PATHS
 from shelf.app import Container
 from shelf.identity.permissions import Role
 from shelf.settings import DEVELOPMENT_SECRET_KEY, Settings
@@ -248,6 +249,11 @@ async def test_a_session_cookie_alone_changes_nothing_anywhere(
         url = path.replace("{product_id}", str(uuid.uuid4())).replace("{user_id}", str(uuid.uuid4()))
         url = url.replace("{key_id}", str(uuid.uuid4()))
         response = await http.request(method, url, json={}, headers={"Origin": "https://evil.example.net"})
+        if path in CAPTURE_PATHS:
+            # Event capture ignores a cookie without its token (tracker beacons carry the cookie but
+            # authenticate with a key in the body): with no key, nothing is captured either.
+            assert_problem(response, 401)
+            continue
         assert "CSRF" in assert_problem(response, 403)["detail"], f"{method} {path}"
     # The session is still alive (the refusals did not end it) and reads need no token.
     assert (await http.get("/api/v1/auth/me")).json()["role"] == "admin"

@@ -31,6 +31,8 @@ STOREFRONT = {
 }
 OUTSIDE_THE_API = {
     ("GET", "/healthz"),  # the liveness probe
+    # Event capture where PostHog's SDKs send it (their paths, not ours to choose)
+    *(("POST", path) for path in ("/batch/", "/capture/", "/e/", "/i/v0/e/")),
     ("GET", "/openapi.json"),  # the API description
     ("GET", "/docs"),  # the API reference page
     ("GET", "/docs/assets/{path}"),  # its scripts and styles, packaged

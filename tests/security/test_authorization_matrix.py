@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import itertools
 import re
+import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -26,6 +27,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
+from shelf.analytics.api import CAPTURE_PATHS
 from shelf.app import Container
 from shelf.identity.permissions import Role
 from shelf.web.shopper import COOKIE as SHOPPER_COOKIE
@@ -217,6 +219,17 @@ async def remove_from_cart(world: World) -> Call:
     return await _cart_post(world, f"/cart/items/{product_id}/remove", {}, cookie, csrf)
 
 
+async def capture(path: str) -> Call:
+    body = {"batch": [{"event": "matrix", "distinct_id": "someone", "uuid": str(uuid.uuid4())}]}
+    if path == "/api/v1/events":
+        body = {"events": body["batch"]}
+    return Call("POST", path, body={"json": body})
+
+
+def capture_at(path: str) -> Recipe:
+    return lambda _world: capture(path)
+
+
 @dataclass(frozen=True)
 class Rule:
     expect: dict[str, Outcome]
@@ -227,9 +240,20 @@ PUBLIC = row(OK, OK, OK, OK, OK)
 STAFF_READ = row(404, 404, OK, OK, OK)  # the product is a draft: others may not learn it exists
 CATALOG_WRITE = row(401, 403, 403, OK, OK)
 ADMIN_ONLY = row(401, 403, 403, 403, OK)
+EVENTS_CAPTURE = row(401, OK, 403, 403, OK)  # client keys (and admins) send analytics events
+ANALYTICS_READ = row(401, 403, OK, OK, OK)
 
 # The one declaration of who may do what. Columns: anonymous, client, viewer, editor, admin.
 ACCESS: dict[tuple[str, str], Rule] = {
+    # Analytics: capture with a client key (PostHog's paths and Shelf's own), queries for staff.
+    **{("POST", path): Rule(EVENTS_CAPTURE, capture_at(path)) for path in CAPTURE_PATHS},
+    ("GET", "/api/v1/analytics/trends"): Rule(ANALYTICS_READ, get("/api/v1/analytics/trends?event=matrix")),
+    ("GET", "/api/v1/analytics/active-users"): Rule(ANALYTICS_READ, get("/api/v1/analytics/active-users")),
+    ("GET", "/api/v1/analytics/funnel"): Rule(ANALYTICS_READ, get("/api/v1/analytics/funnel?steps=a,b")),
+    ("GET", "/api/v1/analytics/retention"): Rule(
+        ANALYTICS_READ, get("/api/v1/analytics/retention?start_event=a&return_event=b")
+    ),
+    ("GET", "/api/v1/analytics/top-products"): Rule(ANALYTICS_READ, get("/api/v1/analytics/top-products")),
     # Outside the API: the liveness probe and the API reference.
     ("GET", "/healthz"): Rule(PUBLIC, get("/healthz")),
     ("GET", "/openapi.json"): Rule(PUBLIC, get("/openapi.json")),

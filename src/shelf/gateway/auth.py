@@ -33,9 +33,18 @@ FORM_TYPE = "application/x-www-form-urlencoded"
 
 class AuthenticationMiddleware:
     def __init__(
-        self, app: ASGIApp, identity: IdentityService, limiter: RateLimiter, bad_credentials: RatePolicy
+        self,
+        app: ASGIApp,
+        identity: IdentityService,
+        limiter: RateLimiter,
+        bad_credentials: RatePolicy,
+        csrf_exempt_paths: frozenset[str] = frozenset(),
     ) -> None:
         self.app = app
+        # Event capture: a signed-in admin browsing the storefront sends the session cookie with
+        # every tracker beacon, which carries no CSRF token and needs none (it authenticates with
+        # the key in its body). There a cookie without its token is ignored rather than refused.
+        self.csrf_exempt_paths = csrf_exempt_paths
         self.identity = identity
         self.limiter = limiter
         self.bad_credentials = bad_credentials
@@ -68,9 +77,11 @@ class AuthenticationMiddleware:
         if principal.csrf_token is not None and scope["method"] not in SAFE_METHODS:
             receive, presented = await _csrf_token_of(headers, receive)
             if presented is None or not hmac.compare_digest(presented, principal.csrf_token):
-                response = problem(403, "missing or wrong CSRF token for this session; reload the page")
-                await response(scope, receive, send)
-                return
+                if scope["path"] not in self.csrf_exempt_paths:
+                    response = problem(403, "missing or wrong CSRF token for this session; reload the page")
+                    await response(scope, receive, send)
+                    return
+                principal = ANONYMOUS
         scope.setdefault("state", {})["principal"] = principal
         structlog.contextvars.bind_contextvars(principal=f"{principal.kind}:{principal.id or '-'}")
         try:

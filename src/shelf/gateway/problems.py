@@ -31,6 +31,7 @@ STATUS_OF: list[tuple[type[errors.DomainError], int]] = [
     (errors.PreconditionFailed, 412),
     (errors.InvalidInput, 422),
     (errors.TooManyRequests, 429),
+    (errors.ServiceUnavailable, 503),
 ]
 
 
@@ -81,7 +82,7 @@ def _domain_error(_request: Request, exc: Exception) -> Response:
     exc = cast(errors.DomainError, exc)
     status = next(code for kind, code in STATUS_OF if isinstance(exc, kind))
     headers = {"WWW-Authenticate": 'Bearer realm="shelf"'} if status == 401 else None
-    if isinstance(exc, errors.TooManyRequests):
+    if isinstance(exc, errors.TooManyRequests | errors.ServiceUnavailable):
         headers = {"Retry-After": str(exc.retry_after)}
     extra: dict[str, Any] = {k: v for k, v in exc.extra.items() if isinstance(v, str | int)}
     if isinstance(exc, errors.InvalidInput):

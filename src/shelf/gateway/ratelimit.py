@@ -35,7 +35,10 @@ class RoutePolicies:
     authenticated: RatePolicy  # reads, per principal
     writes: RatePolicy
     auth: RatePolicy  # sign-in, token refresh, sessions
+    events: RatePolicy | None = None  # event capture: SDKs send often, in batches
     auth_prefix: str = "/api/v1/auth/"
+    # Where events are captured (the paths of shelf.analytics.api, which imports the gateway).
+    event_paths: frozenset[str] = frozenset({"/batch/", "/capture/", "/e/", "/i/v0/e/", "/api/v1/events"})
 
     @classmethod
     def from_settings(cls, settings: Settings) -> RoutePolicies:
@@ -44,11 +47,14 @@ class RoutePolicies:
             authenticated=RatePolicy.parse("authenticated", settings.rate_limit_authenticated),
             writes=RatePolicy.parse("writes", settings.rate_limit_writes),
             auth=RatePolicy.parse("auth", settings.rate_limit_auth),
+            events=RatePolicy.parse("events", settings.rate_limit_events),
         )
 
     def for_request(self, method: str, path: str, *, authenticated: bool) -> RatePolicy:
         if path.startswith(self.auth_prefix):
             return self.auth
+        if self.events is not None and path in self.event_paths:
+            return self.events
         if method in WRITE_METHODS:
             return self.writes
         return self.authenticated if authenticated else self.anonymous

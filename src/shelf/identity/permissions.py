@@ -25,13 +25,17 @@ class Permission(enum.StrEnum):
     USERS_MANAGE = "users:manage"
     API_KEYS_MANAGE = "api_keys:manage"
     AUDIT_READ = "audit:read"
+    EVENTS_CAPTURE = "events:capture"  # send analytics events (PostHog SDKs, the tracker, /api/v1/events)
+    ANALYTICS_READ = "analytics:read"  # trends, funnels, retention, top products
 
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.ADMIN: frozenset(Permission),
-    Role.EDITOR: frozenset({Permission.CATALOG_READ_ALL, Permission.CATALOG_WRITE}),
-    Role.VIEWER: frozenset({Permission.CATALOG_READ_ALL}),
-    Role.CLIENT: frozenset(),
+    Role.EDITOR: frozenset(
+        {Permission.CATALOG_READ_ALL, Permission.CATALOG_WRITE, Permission.ANALYTICS_READ}
+    ),
+    Role.VIEWER: frozenset({Permission.CATALOG_READ_ALL, Permission.ANALYTICS_READ}),
+    Role.CLIENT: frozenset({Permission.EVENTS_CAPTURE}),
 }
 
 

@@ -6,6 +6,7 @@ the password; a successful sign-in clears the account's count (not the IP's).
 
 from __future__ import annotations
 
+from shelf.monitoring import metrics
 from shelf.platform.errors import TooManyRequests
 from shelf.platform.ratelimit import RateLimiter, RatePolicy
 
@@ -20,6 +21,7 @@ class LoginThrottle:
         for key, policy in ((_account(email), self._per_account), (client_ip, self._per_ip)):
             decision = await self._limiter.check(key, policy)
             if not decision.allowed:
+                metrics.RATE_LIMIT_REJECTIONS.labels(policy.name).inc()
                 raise TooManyRequests(
                     "too many failed sign-in attempts; wait before trying again",
                     retry_after=decision.retry_after_seconds,

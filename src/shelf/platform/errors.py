@@ -46,6 +46,14 @@ class TooManyRequests(DomainError):
         self.retry_after = max(1, retry_after)
 
 
+class ServiceUnavailable(DomainError):
+    """Not now, but soon: ``retry_after`` seconds (503 with ``Retry-After``), e.g. a full buffer."""
+
+    def __init__(self, detail: str, *, retry_after: int) -> None:
+        super().__init__(detail)
+        self.retry_after = max(1, retry_after)
+
+
 class InvalidInput(DomainError):
     """A semantically invalid request; ``errors`` lists each bad field."""
 

@@ -13,7 +13,11 @@ from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from shelf.monitoring import metrics
 from shelf.platform.cache.store import scoped
+
+_HITS = metrics.CACHE_HITS.labels(cache="memory")
+_MISSES = metrics.CACHE_MISSES.labels(cache="memory")
 
 # Roughly what CPython spends per entry beyond the key and value bytes (dict slot, tuple, objects);
 # counted so that a flood of tiny entries cannot exceed max_bytes by orders of magnitude.
@@ -59,7 +63,11 @@ class MemoryCache:
         return self._bytes
 
     async def get(self, key: str) -> bytes | None:
-        return self.get_now(key)
+        # Counted here, not in get_now: as the L1 of TwoLevelCache it is read through get_now, and
+        # that cache counts its own lookups.
+        value = self.get_now(key)
+        (_HITS if value is not None else _MISSES).inc()
+        return value
 
     def get_now(self, key: str) -> bytes | None:
         entry = self._entries.get(key)

@@ -25,9 +25,11 @@ from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
 
+from shelf.monitoring import metrics
 from shelf.platform.cache.store import namespace_key, scoped
 
 log = structlog.get_logger(__name__)
+_ERRORS = metrics.CACHE_ERRORS.labels(cache="redis")
 
 DEFAULT_PREFIX = "shelf:cache:"
 CHANNEL_SUFFIX = "invalidations"
@@ -90,6 +92,11 @@ class RedisCache:
             retry=Retry(NoBackoff(), 0),
         )
         return cls(client, prefix=prefix, retry_interval=retry_interval, clock=clock)
+
+    @property
+    def client(self) -> Redis:
+        """The connection pool's client (the composition root instruments it for tracing)."""
+        return self._client
 
     @property
     def available(self) -> bool:
@@ -230,6 +237,7 @@ class RedisCache:
 
     def _failed(self, error: Exception) -> None:
         self.failures += 1
+        _ERRORS.inc()
         self._resting_until = self._clock() + self._retry_interval
         if not self._down:  # one line per outage, not one per request
             self._down = True

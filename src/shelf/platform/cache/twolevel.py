@@ -15,10 +15,14 @@ from redis.asyncio import Redis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 
+from shelf.monitoring import metrics
 from shelf.platform.cache.invalidation import InvalidationSubscriber
 from shelf.platform.cache.memory import MemoryCache
 from shelf.platform.cache.redis import DEFAULT_PREFIX, RedisCache
 from shelf.platform.cache.store import namespace_key, scoped
+
+_HITS = metrics.CACHE_HITS.labels(cache="redis")
+_MISSES = metrics.CACHE_MISSES.labels(cache="redis")
 
 
 class TwoLevelCache:
@@ -91,12 +95,17 @@ class TwoLevelCache:
         return self.subscriber.connected
 
     async def get(self, key: str) -> bytes | None:
+        """Counted once per lookup, as ``cache="redis"``, whichever level answered."""
         if self._local_usable and (value := self.local.get_now(key)) is not None:
+            _HITS.inc()
             return value
         generation = self._generation
         value = await self.shared.get(key)
         if value is not None:
+            _HITS.inc()
             self._fill_local(key, value, self.local_ttl_seconds, generation)
+        else:
+            _MISSES.inc()
         return value
 
     async def set(self, key: str, value: bytes, ttl_seconds: float) -> None:

@@ -21,6 +21,7 @@ from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
 
+from shelf.monitoring import metrics
 from shelf.platform.ratelimit.store import Decision, check_request, decide
 
 log = structlog.get_logger(__name__)
@@ -120,7 +121,13 @@ class RedisRateLimitStore:
     async def aclose(self) -> None:
         await self._client.aclose()
 
+    @property
+    def client(self) -> Redis:
+        """The connection pool's client (the composition root instruments it for tracing)."""
+        return self._client
+
     def _failed(self, error: Exception) -> None:
+        metrics.RATE_LIMIT_STORE_ERRORS.inc()
         self.failures += 1
         self._resting_until = self._clock() + self._retry_interval
         if not self._down:  # one line per outage, not one per request
