@@ -1,0 +1,1 @@
+"""Product analytics: PostHog-compatible event capture, a durable buffer, storage and queries."""
