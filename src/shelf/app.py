@@ -107,6 +107,7 @@ def build_container(settings: Settings, clock: Clock | None = None) -> Container
                 not_found_seconds=settings.cache_negative_ttl_seconds,
             ),
             idempotency_ttl=timedelta(seconds=settings.idempotency_ttl_seconds),
+            events=analytics,
         ),
         categories=CategoryDirectory(database.sessions, cache, settings.cache_page_ttl_seconds),
         identity=IdentityService(

@@ -66,6 +66,7 @@ class RedisStreamBuffer:
         self._task: asyncio.Task[None] | None = None
         self._closing = False
         self._last_claim = 0.0
+        self._prepared = False
         self.stored = 0
         self.failures = 0
 
@@ -74,11 +75,21 @@ class RedisStreamBuffer:
         return self._waiting
 
     async def start(self) -> None:
+        """Start consuming. A Redis that is away now is not fatal: the consumer keeps trying."""
+        try:
+            await self._prepare()
+        except RedisError as error:
+            log.warning("analytics_stream_unavailable", error=str(error)[:300])
+        loop = asyncio.get_running_loop()
+        self._task = loop.create_task(self._consume_forever(), name="analytics-consumer")
+
+    async def _prepare(self) -> None:
         try:
             await self._client.xgroup_create(self._stream, GROUP, id="0", mkstream=True)
         except ResponseError as error:
             if "BUSYGROUP" not in str(error):
                 raise
+        self._prepared = True
         persistence = await self._client.info("persistence")
         if not int(persistence.get("aof_enabled", 0)):
             log.warning(
@@ -86,9 +97,6 @@ class RedisStreamBuffer:
                 detail="Redis has AOF off: acknowledged events still in the stream are lost if Redis "
                 "restarts; run it with appendonly yes and appendfsync always to close that window",
             )
-        self._task = asyncio.get_running_loop().create_task(
-            self._consume_forever(), name="analytics-consumer"
-        )
 
     async def put(self, rows: Sequence[Row]) -> None:
         if self._closing:
@@ -119,6 +127,8 @@ class RedisStreamBuffer:
             if self._closing and deadline is None:
                 deadline = time.monotonic() + DRAIN_SECONDS
             try:
+                if not self._prepared:
+                    await self._prepare()
                 entries = await self._read()
                 if time.monotonic() - self._last_claim > max(self._claim_idle_ms / 4000, 1):
                     entries += await self._claim()

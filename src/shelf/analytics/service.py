@@ -7,7 +7,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 import structlog
 from redis.asyncio import Redis
@@ -42,17 +42,6 @@ log = structlog.get_logger(__name__)
 
 KEY_CACHE_MAX = 10_000
 DEFAULT_RANGE = {"hour": timedelta(days=2), "day": timedelta(days=30), "week": timedelta(weeks=12)}
-
-
-class EventEmitter(Protocol):
-    """How services record server-side events (``product_created``, ...)."""
-
-    async def emit(self, event: str, distinct_id: str, properties: Mapping[str, Any]) -> None: ...
-
-
-class NullEmitter:
-    async def emit(self, event: str, distinct_id: str, properties: Mapping[str, Any]) -> None:
-        return None
 
 
 KeyAuthenticator = Callable[[str], Awaitable[Principal]]

@@ -18,6 +18,7 @@ from typing import Any, Literal, Protocol
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 
+from shelf.analytics.emitter import EventEmitter, NullEmitter
 from shelf.audit.service import record
 from shelf.catalog.errors import DuplicateSku, IdempotencyKeyReused, ProductNotFound
 from shelf.catalog.models import Product, ProductStatus
@@ -102,8 +103,10 @@ class CatalogService:
         cache: Cache,
         cache_ttls: CacheTtls | None = None,
         idempotency_ttl: timedelta = timedelta(hours=24),
+        events: EventEmitter | None = None,
     ) -> None:
         self._uow = uow
+        self._events = events or NullEmitter()  # server-side analytics events, after each commit
         self._clock = clock
         self._idempotency_ttl = idempotency_ttl
         self._reader = reader
@@ -170,6 +173,7 @@ class CatalogService:
                         raise DuplicateSku(data.sku) from None
                     continue
                 await self._forget(product.id)
+                await self._emit("product_created", principal, product)
                 return Created(product=body, etag=etag_for(product.version), replayed=False)
         raise AssertionError("unreachable")  # pragma: no cover
 
@@ -256,6 +260,7 @@ class CatalogService:
             except IntegrityError:
                 raise DuplicateSku(updated.sku) from None
             await self._forget(product_id)
+            await self._emit("product_updated", principal, product)
             return after, etag_for(product.version)
 
     async def delete_product(
@@ -281,6 +286,19 @@ class CatalogService:
             except StaleDataError:
                 raise PreconditionFailed("the product changed while it was being deleted") from None
             await self._forget(product_id)
+            await self._emit("product_deleted", principal, product)
+
+    async def _emit(self, event: str, principal: Principal, product: Product) -> None:
+        await self._events.emit(
+            event,
+            principal.scope,
+            {
+                "product_id": str(product.id),
+                "sku": product.sku,
+                "status": product.status,
+                "version": product.version,
+            },
+        )
 
     async def list_products(self, principal: Principal, query: ProductQuery) -> ProductPage:
         return ProductPage.model_validate(loads(await self.read_page(principal, query)))
