@@ -28,6 +28,10 @@ APP_TABLES = {
     "refresh_tokens",
     "console_sessions",
     "audit_log",
+    "analytics_events",
+    "analytics_event_ids",
+    "analytics_user_days",
+    "analytics_product_days",
 }
 SEARCH_TABLES = {"products_fts", "product_search_rowids"}  # SQLite's FTS5 index, outside the models
 
