@@ -39,6 +39,7 @@ MAX_PRODUCT_ID_LENGTH = 100
 FORM_TYPE = "application/x-www-form-urlencoded"
 GZIP_MAGIC = b"\x1f\x8b"
 _BASE64 = re.compile(rb"[A-Za-z0-9+/]+={0,2}")
+_BASE64_IN_FORM = re.compile(r"[A-Za-z0-9+/ ]+={0,3}")
 MIN_TIMESTAMP_MS = 946_684_800_000  # 2000-01-01: older is a client bug, not an event
 FUTURE_TOLERANCE_MS = 23 * 3600 * 1000  # beyond this, a client clock is wrong: the event is "now"
 TOKEN_FIELDS = ("api_key", "token", "$token")
@@ -84,7 +85,10 @@ def decode_body(
         if "data" not in form:
             raise MalformedBody("a form body must carry the events in its 'data' field")
         compression = form["compression"][0] if form.get("compression") else compression
-        payload = form["data"][0].replace(" ", "+").encode("latin-1")  # '+' arrives as ' '
+        data = form["data"][0]
+        if _BASE64_IN_FORM.fullmatch(data):  # a '+' of base64 sent unescaped arrives as ' '
+            data = data.replace(" ", "+")
+        payload = data.encode("latin-1")
     scheme = (compression or "").lower()
     if "gzip" in content_encoding.lower() or scheme in ("gzip", "gzip-js") or payload.startswith(GZIP_MAGIC):
         payload = _gunzip(payload, limit)
