@@ -36,12 +36,18 @@ from shelf.identity.permissions import Principal
 from shelf.identity.service import IdentityService
 from shelf.identity.throttle import LoginThrottle
 from shelf.identity.tokens import AccessTokens
+from shelf.monitoring import api as monitoring_api
 from shelf.monitoring import health
+from shelf.monitoring.database import PoolMetrics
 from shelf.monitoring.logging import configure_logging
-from shelf.platform.cache import Cache, build_cache
+from shelf.monitoring.middleware import RequestTelemetryMiddleware
+from shelf.monitoring.service import MonitoringService
+from shelf.monitoring.tracing import Tracing
+from shelf.platform.cache import Cache, TwoLevelCache, build_cache
 from shelf.platform.clock import Clock, SystemClock
 from shelf.platform.db import Database
 from shelf.platform.ratelimit import RateLimiter, RatePolicy, rate_limit_store
+from shelf.platform.ratelimit.redis import RedisRateLimitStore
 from shelf.settings import Settings, load_settings
 from shelf.uow import SqlUnitOfWork
 from shelf.web.api_docs import describe_security, install_api_docs
@@ -62,6 +68,10 @@ class Container:
     audit: AuditService
     analytics: AnalyticsService  # event capture, its durable buffer, the queries
     rate_limiter: RateLimiter
+    tracing: Tracing
+    readiness: health.Readiness
+    monitoring: MonitoringService
+    pool_metrics: PoolMetrics
 
     @cached_property
     def cart(self) -> CartService:
@@ -75,15 +85,27 @@ class Container:
     async def aclose(self) -> None:
         await self.analytics.aclose()  # writes out every buffered event, before the database goes
         await self.database.dispose()
+        self.pool_metrics.close()
         await self.cache.aclose()
         await self.rate_limiter.aclose()
+        await self.readiness.aclose()
+        self.tracing.shutdown()
 
 
-def build_container(settings: Settings, clock: Clock | None = None) -> Container:
+def build_container(
+    settings: Settings, clock: Clock | None = None, *, tracing: Tracing | None = None
+) -> Container:
+    """``tracing`` defaults to what the ``OTEL_*`` environment configures (off when it names no endpoint)."""
     clock = clock or SystemClock()
+    tracing = tracing or Tracing.from_environment()
     database = Database(settings)
     rate_limiter = RateLimiter(rate_limit_store(settings))
     cache = build_cache(settings)
+    tracing.instrument_database(database.engine)
+    if isinstance(cache, TwoLevelCache):
+        tracing.instrument_redis(cache.shared.client)
+    if isinstance(rate_limiter.store, RedisRateLimitStore):
+        tracing.instrument_redis(rate_limiter.store.client)
 
     def uow() -> SqlUnitOfWork:
         return SqlUnitOfWork(database.sessions)
@@ -131,14 +153,22 @@ def build_container(settings: Settings, clock: Clock | None = None) -> Container
         audit=AuditService(database.sessions),
         analytics=analytics,
         rate_limiter=rate_limiter,
+        tracing=tracing,
+        readiness=health.Readiness(
+            database, settings.redis_url, timeout_seconds=settings.readiness_timeout_seconds
+        ),
+        monitoring=MonitoringService(),
+        pool_metrics=PoolMetrics(database.engine),
     )
     return container
 
 
-def create_app(settings: Settings | None = None, *, clock: Clock | None = None) -> FastAPI:
+def create_app(
+    settings: Settings | None = None, *, clock: Clock | None = None, tracing: Tracing | None = None
+) -> FastAPI:
     settings = settings or load_settings()
     configure_logging(settings.log_format, settings.log_level)
-    container = build_container(settings, clock)
+    container = build_container(settings, clock, tracing=tracing)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -162,7 +192,8 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     # keeps the ids and headers), CORS (only when origins are configured), body limit,
     # authentication, rate limits. Security headers sit outside CORS and
     # the body limit so that preflight answers and 413s get them too.
-    # Rate limits run inside authentication: they key on the principal it resolves.
+    # Rate limits run inside authentication: they key on the principal it resolves. The metrics
+    # scrape token is answered just outside authentication, which would refuse it as an unknown key.
     app.add_middleware(
         RateLimitMiddleware,
         limiter=container.rate_limiter,
@@ -176,13 +207,20 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         bad_credentials=RatePolicy.parse("bad-credentials", settings.rate_limit_bad_credentials),
         csrf_exempt_paths=frozenset(analytics_api.CAPTURE_PATHS),
     )
+    app.add_middleware(
+        monitoring_api.MetricsScrapeMiddleware,
+        token=settings.metrics_token.get_secret_value() if settings.metrics_token else None,
+    )
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     add_cors_middleware(app, settings)
     app.add_middleware(ErrorBoundaryMiddleware)
     app.add_middleware(SecurityHeadersMiddleware, strict_transport_security=settings.env == "production")
     app.add_middleware(TraceContextMiddleware)
     app.add_middleware(RequestIdMiddleware)
+    # Outermost of all: every answer is counted, timed, logged and traced.
+    app.add_middleware(RequestTelemetryMiddleware, routes=app.routes, tracing=container.tracing)
     app.include_router(health.router)
+    app.include_router(monitoring_api.router)
     app.include_router(catalog_api.router)
     app.include_router(identity_api.router)
     app.include_router(audit_api.router)

@@ -47,6 +47,10 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
     idempotency_ttl_seconds: int = Field(default=24 * 3600, ge=60)
     database_pool_size: int = Field(default=10, ge=1, le=200)
+    # Monitoring (see monitoring/): a scraper sends "Authorization: Bearer <metrics_token>" to read
+    # /metrics (admins may read it with their own credentials); unset, only admins can.
+    metrics_token: SecretStr | None = Field(default=None, min_length=32)
+    readiness_timeout_seconds: float = Field(default=2.0, gt=0, le=30)  # each check of /readyz
 
     # Identity: tokens and console sessions.
     jwt_issuer: str = "shelf"

@@ -33,6 +33,8 @@ OUTSIDE_THE_API = {
     ("GET", "/healthz"),  # the liveness probe
     # Event capture where PostHog's SDKs send it (their paths, not ours to choose)
     *(("POST", path) for path in ("/batch/", "/capture/", "/e/", "/i/v0/e/")),
+    ("GET", "/readyz"),  # the readiness probe
+    ("GET", "/metrics"),  # Prometheus metrics: admins, or a scraper with SHELF_METRICS_TOKEN
     ("GET", "/openapi.json"),  # the API description
     ("GET", "/docs"),  # the API reference page
     ("GET", "/docs/assets/{path}"),  # its scripts and styles, packaged
@@ -103,7 +105,6 @@ def test_no_route_looks_like_a_debug_test_or_internal_one(route_table: set[tuple
         "/_debug",
         "/admin",
         "/console",
-        "/metrics",
         "/env",
         "/.env",
         "/config",

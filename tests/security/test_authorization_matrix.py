@@ -254,8 +254,11 @@ ACCESS: dict[tuple[str, str], Rule] = {
         ANALYTICS_READ, get("/api/v1/analytics/retention?start_event=a&return_event=b")
     ),
     ("GET", "/api/v1/analytics/top-products"): Rule(ANALYTICS_READ, get("/api/v1/analytics/top-products")),
-    # Outside the API: the liveness probe and the API reference.
+    # Outside the API: the probes, the metrics and the API reference. A scraper reads /metrics
+    # with SHELF_METRICS_TOKEN instead (tests/integration/monitoring/test_metrics_access.py).
     ("GET", "/healthz"): Rule(PUBLIC, get("/healthz")),
+    ("GET", "/readyz"): Rule(PUBLIC, get("/readyz")),
+    ("GET", "/metrics"): Rule(ADMIN_ONLY, get("/metrics")),
     ("GET", "/openapi.json"): Rule(PUBLIC, get("/openapi.json")),
     ("GET", "/docs"): Rule(PUBLIC, get("/docs")),
     ("GET", "/docs/assets/{path}"): Rule(PUBLIC, get("/docs/assets/swagger-ui.css")),

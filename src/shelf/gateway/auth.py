@@ -22,6 +22,7 @@ from shelf.gateway.problems import problem
 from shelf.identity.permissions import ANONYMOUS, Principal
 from shelf.identity.service import IdentityService
 from shelf.identity.tokens import looks_like_jwt
+from shelf.monitoring import metrics
 from shelf.platform.errors import Unauthenticated
 from shelf.platform.ratelimit import RateLimiter, RatePolicy
 
@@ -60,6 +61,7 @@ class AuthenticationMiddleware:
             # credentials is turned away before any more lookups are made.
             blocked = await self.limiter.check(client_ip, self.bad_credentials)
             if not blocked.allowed:
+                metrics.RATE_LIMIT_REJECTIONS.labels(self.bad_credentials.name).inc()
                 response = problem(
                     429,
                     "too many rejected credentials from this address; wait before trying again",

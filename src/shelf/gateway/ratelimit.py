@@ -21,12 +21,14 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from shelf.gateway.problems import problem
 from shelf.identity.permissions import Principal
+from shelf.monitoring import metrics
 from shelf.platform.ratelimit import Decision, RateLimiter, RatePolicy
 from shelf.settings import Settings
 
 WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
-# The liveness probe must answer however busy a caller is; the API reference is static.
-EXEMPT_PATHS = ("/healthz", "/docs", "/openapi.json")
+# The probes must answer however busy a caller is (readiness reuses its result for a second, so
+# a flood of it costs little); the API reference is static.
+EXEMPT_PATHS = ("/healthz", "/readyz", "/docs", "/openapi.json")
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,6 +103,7 @@ class RateLimitMiddleware:
             return
         headers = rate_limit_headers(policy, decision)
         if not decision.allowed:
+            metrics.RATE_LIMIT_REJECTIONS.labels(policy.name).inc()
             wait = decision.retry_after_seconds
             response = problem(
                 429,

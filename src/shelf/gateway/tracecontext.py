@@ -4,13 +4,17 @@ A valid incoming ``traceparent`` keeps its trace id and gets a new span id for t
 invalid one starts a new trace. The trace id goes into ``trace_id_var`` and every log line, and the
 response echoes ``traceparent`` with this hop's span id so a client can find its request in the logs.
 
-This records no spans and exports nothing: it is a stand-in, kept small so that OpenTelemetry's ASGI
-instrumentation and W3C propagator can replace it whole. Code that needs the trace reads
+This module records no spans itself. When OpenTelemetry tracing is on (``monitoring/tracing.py``),
+the outermost middleware (``monitoring/middleware.py``) parses the headers with this module's
+functions, starts the request's span as a child of the caller's, and puts the span's ids in
+``current_trace``; ``trace_of`` then returns them, so the ``traceparent`` echoed here names the
+recorded span, and its sampled flag is the sampler's decision. Code that needs the trace reads
 ``trace_id_var`` or ``current_trace`` and never this module's parsing.
 
-New traces are not sampled (flags ``00``): the sampled flag says "the caller may have recorded
-trace data", and Shelf records none yet, so ``01`` would be a false claim that asks every
-downstream system to record everything. A caller's own sampling decision is passed on unchanged.
+With tracing off, new traces are not sampled (flags ``00``): the sampled flag says "the caller may
+have recorded trace data", and Shelf then records none, so ``01`` would be a false claim that asks
+every downstream system to record everything. A caller's own sampling decision is passed on
+unchanged.
 """
 
 from __future__ import annotations
@@ -151,7 +155,9 @@ class TraceContextMiddleware:
                 traceparents.append(raw.decode("latin-1"))
             elif name == b"tracestate":
                 tracestates.append(raw.decode("latin-1"))
-        trace = trace_from_headers(traceparents, tracestates)
+        # With tracing on, the request's span was started outside the gateway and its ids are in
+        # current_trace already (monitoring/middleware.py): echo that one.
+        trace = current_trace.get() or trace_from_headers(traceparents, tracestates)
         trace_token = current_trace.set(trace)
         trace_id_token = trace_id_var.set(trace.trace_id)
         structlog.contextvars.bind_contextvars(trace_id=trace.trace_id, span_id=trace.span_id)

@@ -25,6 +25,7 @@ class Permission(enum.StrEnum):
     USERS_MANAGE = "users:manage"
     API_KEYS_MANAGE = "api_keys:manage"
     AUDIT_READ = "audit:read"
+    METRICS_READ = "metrics:read"  # /metrics and the console's System page (admins)
     EVENTS_CAPTURE = "events:capture"  # send analytics events (PostHog SDKs, the tracker, /api/v1/events)
     ANALYTICS_READ = "analytics:read"  # trends, funnels, retention, top products
 

@@ -21,7 +21,6 @@ import platform
 from typing import Final
 
 from prometheus_client import (
-    CONTENT_TYPE_LATEST,
     REGISTRY,
     CollectorRegistry,
     Counter,
@@ -29,17 +28,18 @@ from prometheus_client import (
     Histogram,
     disable_created_metrics,
 )
-from prometheus_client.exposition import generate_latest
+from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4, generate_latest
 from prometheus_client.multiprocess import MultiProcessCollector
 
 from shelf import __version__
 
 MULTIPROCESS_DIR_VARIABLE: Final = "PROMETHEUS_MULTIPROC_DIR"
-CONTENT_TYPE: Final = CONTENT_TYPE_LATEST
+# The classic text format every Prometheus 2.x reads (the names need none of 1.0.0's escaping).
+CONTENT_TYPE: Final = CONTENT_TYPE_PLAIN_0_0_4
 
 # No "<name>_created" series: Prometheus would store one more series per counter and histogram for
 # a timestamp no dashboard or alert uses.
-disable_created_metrics()
+disable_created_metrics()  # type: ignore[no-untyped-call]  # unannotated in prometheus-client
 
 # Latency buckets in seconds. 0.25 s is the latency objective of the alert rules
 # (deploy/prometheus/alerts.yaml): an objective must be a bucket boundary to be measured exactly.
@@ -146,7 +146,7 @@ def registry() -> CollectorRegistry:
     if not multiprocess():
         return REGISTRY
     merged = CollectorRegistry()
-    MultiProcessCollector(merged)  # type: ignore[no-untyped-call]  # prometheus-client leaves it unannotated
+    MultiProcessCollector(merged)  # type: ignore[no-untyped-call]  # unannotated in prometheus-client
     return merged
 
 
