@@ -67,6 +67,7 @@ class RedisStreamBuffer:
         self._closing = False
         self._last_claim = 0.0
         self._prepared = False
+        self._unwritten: list[tuple[bytes, dict[bytes, bytes]]] = []
         self.stored = 0
         self.failures = 0
 
@@ -129,11 +130,15 @@ class RedisStreamBuffer:
             try:
                 if not self._prepared:
                     await self._prepare()
-                entries = await self._read()
+                # Entries this consumer took and could not write yet come first: they are pending
+                # under its name, and nobody else claims them before claim_idle_seconds.
+                entries, self._unwritten = self._unwritten or await self._read(), []
                 if time.monotonic() - self._last_claim > max(self._claim_idle_ms / 4000, 1):
                     entries += await self._claim()
                 if entries:
+                    self._unwritten = entries
                     await self._write_and_ack(entries)
+                    self._unwritten = []
                 self._waiting = int(await self._client.get(self._counter) or 0)
                 backoff = 0.1
                 if deadline is not None and (not entries or time.monotonic() > deadline):

@@ -96,6 +96,8 @@ class Spool:
                     (self.directory / f"{self.instance}.lock").unlink()
             os.close(self._lock_fd)
             self._lock_fd = None
+        with contextlib.suppress(OSError):
+            self.directory.rmdir()  # only if nothing is left in it
 
     # Appending --------------------------------------------------------------------------------
 
