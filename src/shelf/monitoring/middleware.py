@@ -42,9 +42,14 @@ class RouteTemplates:
     the way the router would; a request no route matches is ``unmatched``.
     """
 
+    # Answers given before routing repeat the same few URLs (the fast path's hot products), so
+    # their templates are remembered; the bound keeps a scan of random URLs from growing it.
+    MAX_REMEMBERED = 4096
+
     def __init__(self, routes: Iterable[Any]) -> None:
         self._routes = routes
         self._flat: list[Any] | None = None
+        self._remembered: dict[tuple[str, str, str], str] = {}
 
     def of(self, scope: Scope, request: Scope) -> str:
         """``scope`` as the app left it; ``request``: its type, method, path and root path as they came
@@ -52,6 +57,16 @@ class RouteTemplates:
         route = scope.get("route")
         if route is not None:
             return _template(route)
+        key = (request.get("method", ""), request.get("root_path", ""), request.get("path", ""))
+        template = self._remembered.get(key)
+        if template is None:
+            template = self._match(request)
+            if len(self._remembered) >= self.MAX_REMEMBERED:
+                self._remembered.clear()
+            self._remembered[key] = template
+        return template
+
+    def _match(self, request: Scope) -> str:
         partial: Any = None
         for candidate in self._flattened():
             match, _ = candidate.matches(request)
@@ -82,6 +97,9 @@ class RequestTelemetryMiddleware:
         self.app = app
         self.routes = RouteTemplates(routes)
         self.tracing = tracing
+        # prometheus-client's labels() validates and locks on every call; the children are few
+        # (methods x route templates x status classes), so they are looked up once each.
+        self._series: dict[tuple[str, str, int], tuple[Any, Any]] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -112,14 +130,26 @@ class RequestTelemetryMiddleware:
             duration = time.perf_counter() - started
             route = self.routes.of(scope, request)
             method = scope["method"]
-            metrics.HTTP_REQUESTS.labels(method, route, metrics.status_class(status)).inc()
-            metrics.HTTP_REQUEST_DURATION.labels(method, route).observe(duration)
+            counted, timed = self._series_of(method, route, status)
+            counted.inc()
+            timed.observe(duration)
             if trace_token is not None:
                 current_trace.reset(trace_token)
             if span is not None and span_token is not None:
                 _finish_span(span, method, route, status)
                 otel_context.detach(span_token)
             self._log(scope, route, status, duration, response_headers)
+
+    def _series_of(self, method: str, route: str, status: int) -> tuple[Any, Any]:
+        key = (method, route, status // 100)
+        series = self._series.get(key)
+        if series is None:
+            series = (
+                metrics.HTTP_REQUESTS.labels(method, route, metrics.status_class(status)),
+                metrics.HTTP_REQUEST_DURATION.labels(method, route),
+            )
+            self._series[key] = series
+        return series
 
     def _start_span(self, scope: Scope) -> tuple[trace.Span, TraceContext]:
         """The request's span, and the ``TraceContext`` the gateway echoes (this span's ids)."""
