@@ -102,7 +102,7 @@ class Settings(BaseSettings):
     # beside a SQLite file, or ./shelf-analytics-spool/<host>-<port>-<database> for PostgreSQL.
     analytics_spool_dir: str | None = None
     analytics_buffer_max_events: int = Field(default=200_000, ge=100)  # waiting; beyond it a 503
-    analytics_flush_max_events: int = Field(default=10_000, ge=1)  # per database transaction
+    analytics_flush_max_events: int = Field(default=25_000, ge=1)  # per database transaction
     analytics_flush_interval_seconds: float = Field(default=0.2, gt=0, le=60)
     analytics_max_events_per_request: int = Field(default=5_000, ge=1, le=100_000)
     analytics_max_decompressed_bytes: int = Field(default=8 * 1024 * 1024, ge=64 * 1024)

@@ -40,6 +40,7 @@ FORM_TYPE = "application/x-www-form-urlencoded"
 GZIP_MAGIC = b"\x1f\x8b"
 _BASE64 = re.compile(rb"[A-Za-z0-9+/]+={0,2}")
 _BASE64_IN_FORM = re.compile(r"[A-Za-z0-9+/ ]+={0,3}")
+_CANONICAL_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 MIN_TIMESTAMP_MS = 946_684_800_000  # 2000-01-01: older is a client bug, not an event
 FUTURE_TOLERANCE_MS = 23 * 3600 * 1000  # beyond this, a client clock is wrong: the event is "now"
 TOKEN_FIELDS = ("api_key", "token", "$token")
@@ -295,6 +296,8 @@ def _distinct_id(event: dict[str, Any], properties: dict[str, Any]) -> str:
 def _uuid(value: Any) -> str:
     if value is None or value == "":
         return str(new_id())
+    if type(value) is str and _CANONICAL_UUID.fullmatch(value):
+        return value  # the common case, without building a UUID object
     if not isinstance(value, str):
         raise _Invalid("uuid", "must be a UUID string")
     try:
@@ -331,6 +334,11 @@ def _timestamp(event: dict[str, Any], now_ms: int, skew_ms: int | None) -> int:
 
 
 def _deeper_than(value: dict[str, Any], limit: int) -> bool:
+    for child in value.values():
+        if isinstance(child, dict | list):
+            break
+    else:
+        return False  # flat, as most properties are
     stack: list[tuple[Any, int]] = [(value, 1)]
     while stack:
         current, depth = stack.pop()

@@ -7,7 +7,7 @@ only the JSON property lookup differs. Reads use the rollups where they can:
   from ``analytics_user_days``, one row per event, UTC day and person;
 - views and add-to-cart per product come from ``analytics_product_days``;
 - trends by hour or with a property breakdown, and funnels (which need each event's exact time),
-  read ``analytics_events`` through its (event, time) and (event, person, time) indexes, and on
+  read ``analytics_events`` through its (event, time, person) index, and on
   PostgreSQL only the monthly partitions the range touches.
 
 Definitions (also in docs/analytics.md):

@@ -35,9 +35,6 @@ def upgrade() -> None:
     op.create_index(
         "ix_analytics_events_event_time", "analytics_events", ["event", "timestamp_ms", "distinct_id"]
     )
-    op.create_index(
-        "ix_analytics_events_event_person", "analytics_events", ["event", "distinct_id", "timestamp_ms"]
-    )
     op.create_table("analytics_event_ids", sa.Column("uuid", sa.Uuid(), primary_key=True))
     op.create_table(
         "analytics_user_days",
@@ -48,7 +45,6 @@ def upgrade() -> None:
         sa.Column("first_ms", sa.BigInteger(), nullable=False),
         sa.Column("last_ms", sa.BigInteger(), nullable=False),
     )
-    op.create_index("ix_analytics_user_days_day", "analytics_user_days", ["day", "distinct_id"])
     op.create_table(
         "analytics_product_days",
         sa.Column("day", sa.Integer(), primary_key=True),
