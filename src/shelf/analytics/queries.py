@@ -190,7 +190,7 @@ class AnalyticsReader:
     ) -> Trends:
         buckets = Buckets.cover(interval, start_ms, end_ms)
         if breakdown is None and interval != "hour":
-            unique = "COUNT(*)" if interval == "day" else "COUNT(DISTINCT distinct_id)"
+            unique = "COUNT(*)" if interval == "day" else "COUNT(DISTINCT person)"
             rows = await self._rows(
                 f"SELECT {buckets.sql('day', 'day')} AS b, SUM(events), {unique} FROM analytics_user_days"  # noqa: S608 - built from integers
                 " WHERE event = :event AND day >= :low AND day < :high GROUP BY 1",
@@ -198,7 +198,7 @@ class AnalyticsReader:
             )
         else:
             rows = await self._rows(
-                f"SELECT {buckets.sql('timestamp_ms', 'ms')} AS b, COUNT(*), COUNT(DISTINCT distinct_id)"  # noqa: S608
+                f"SELECT {buckets.sql('timestamp_ms', 'ms')} AS b, COUNT(*), COUNT(DISTINCT person)"  # noqa: S608
                 " FROM analytics_events"
                 " WHERE event = :event AND timestamp_ms >= :low AND timestamp_ms < :high GROUP BY 1",
                 {"event": event, "low": buckets.low_ms, "high": buckets.high_ms},
@@ -227,7 +227,7 @@ class AnalyticsReader:
         values = [value for value, _ in top]
         rows = await self._rows(
             f"SELECT {value_sql} AS v, {buckets.sql('timestamp_ms', 'ms')} AS b, COUNT(*),"  # noqa: S608
-            f" COUNT(DISTINCT distinct_id) FROM analytics_events {where} GROUP BY 1, 2",
+            f" COUNT(DISTINCT person) FROM analytics_events {where} GROUP BY 1, 2",
             params,
         )
         totals: dict[Any, dict[int, tuple[int, int]]] = defaultdict(dict)
@@ -252,9 +252,9 @@ class AnalyticsReader:
         low = days.low_day - 29
         only = "AND event = :event" if event is not None else ""
         rows = await self._rows(
-            "WITH person_days AS (SELECT DISTINCT distinct_id, day FROM analytics_user_days"  # noqa: S608
+            "WITH person_days AS (SELECT DISTINCT person, day FROM analytics_user_days"  # noqa: S608
             f" WHERE day >= :low AND day < :high {only}),"
-            " spans AS (SELECT day, LEAD(day) OVER (PARTITION BY distinct_id ORDER BY day) AS next_day"
+            " spans AS (SELECT day, LEAD(day) OVER (PARTITION BY person ORDER BY day) AS next_day"
             " FROM person_days)"
             " SELECT 0, day, COUNT(*) FROM spans GROUP BY 2"
             " UNION ALL SELECT 7, CASE WHEN next_day IS NULL OR next_day > day + 7 THEN day + 7"
@@ -285,18 +285,18 @@ class AnalyticsReader:
         params: dict[str, Any] = {"low": start_ms, "high": end_ms, "window": window}
         params |= {f"e{index}": name for index, name in enumerate(steps, start=1)}
         ctes = [
-            "s1 AS (SELECT distinct_id, MIN(timestamp_ms) AS t1 FROM analytics_events"
-            " WHERE event = :e1 AND timestamp_ms >= :low AND timestamp_ms < :high GROUP BY distinct_id)"
+            "s1 AS (SELECT person, MIN(timestamp_ms) AS t1 FROM analytics_events"
+            " WHERE event = :e1 AND timestamp_ms >= :low AND timestamp_ms < :high GROUP BY person)"
         ]
         for k in range(2, len(steps) + 1):
             previous = ", ".join(f"s.t{i}" for i in range(1, k))
             # Only step numbers are formatted in; the event names are parameters.
             ctes.append(
-                f"s{k} AS (SELECT s.distinct_id, {previous}, MIN(e.timestamp_ms) AS t{k}"  # noqa: S608
-                f" FROM s{k - 1} s JOIN analytics_events e ON e.distinct_id = s.distinct_id"
+                f"s{k} AS (SELECT s.person, {previous}, MIN(e.timestamp_ms) AS t{k}"  # noqa: S608
+                f" FROM s{k - 1} s JOIN analytics_events e ON e.person = s.person"
                 f" AND e.event = :e{k} AND e.timestamp_ms > s.t{k - 1} AND e.timestamp_ms <= s.t1 + :window"
                 f" WHERE e.timestamp_ms >= :low AND e.timestamp_ms < :high + :window"
-                f" GROUP BY s.distinct_id, {previous})"
+                f" GROUP BY s.person, {previous})"
             )
         last = len(steps)
         selects = ["SELECT 1 AS k, COUNT(*) AS v FROM s1"]
@@ -347,16 +347,16 @@ class AnalyticsReader:
         buckets = Buckets.cover(period, start_ms, end_ms)
         length = 1 if period == "day" else 7
         rows = await self._rows(
-            "WITH firsts AS (SELECT distinct_id, MIN(day) AS first_day FROM analytics_user_days"  # noqa: S608
-            " WHERE event = :start_event GROUP BY distinct_id),"
-            f" cohort AS (SELECT distinct_id, {buckets.sql('first_day', 'day')} AS c FROM firsts"
+            "WITH firsts AS (SELECT person, MIN(day) AS first_day FROM analytics_user_days"  # noqa: S608
+            " WHERE event = :start_event GROUP BY person),"
+            f" cohort AS (SELECT person, {buckets.sql('first_day', 'day')} AS c FROM firsts"
             " WHERE first_day >= :low AND first_day < :high),"
-            f" back AS (SELECT DISTINCT distinct_id, {buckets.sql('day', 'day')} AS p"
+            f" back AS (SELECT DISTINCT person, {buckets.sql('day', 'day')} AS p"
             " FROM analytics_user_days"
             " WHERE event = :return_event AND day >= :low AND day < :until)"
             " SELECT c, 0, COUNT(*) FROM cohort GROUP BY c"
             " UNION ALL SELECT cohort.c, back.p - cohort.c, COUNT(*) FROM cohort JOIN back"
-            " ON back.distinct_id = cohort.distinct_id AND back.p > cohort.c AND back.p < cohort.c + :periods"
+            " ON back.person = cohort.person AND back.p > cohort.c AND back.p < cohort.c + :periods"
             " GROUP BY cohort.c, back.p - cohort.c",
             {
                 "start_event": start_event,

@@ -20,10 +20,10 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from shelf.analytics.capture import Row
-from shelf.analytics.models import ADD_TO_CART, MS_PER_DAY, PRODUCT_VIEWED
+from shelf.analytics.models import ADD_TO_CART, MS_PER_DAY, PRODUCT_VIEWED, person_of
 from shelf.analytics.partitions import Partitions, months_of
 
-COLUMNS = ("uuid", "event", "distinct_id", "timestamp_ms", "properties", "product_id")
+COLUMNS = ("uuid", "event", "distinct_id", "timestamp_ms", "properties", "product_id", "person")
 SQLITE_CHUNK = 500  # rows per multi-row VALUES (SQLite allows 32766 parameters)
 
 
@@ -46,7 +46,7 @@ def unique_by_uuid(rows: Sequence[Row]) -> list[Row]:
 
 _PG_CREATE_INCOMING = (
     "CREATE TEMP TABLE IF NOT EXISTS analytics_incoming (uuid uuid, event text, distinct_id text,"
-    " timestamp_ms bigint, properties jsonb, product_id text) ON COMMIT DELETE ROWS"
+    " timestamp_ms bigint, properties jsonb, product_id text, person bigint) ON COMMIT DELETE ROWS"
 )
 # Several statements in one round trip (no parameters: the batch is in the temporary table).
 # First the uuid register drops every row already stored (or repeated) from the batch; then the
@@ -58,12 +58,12 @@ WITH fresh AS (
     ON CONFLICT DO NOTHING RETURNING uuid
 )
 DELETE FROM analytics_incoming i WHERE NOT EXISTS (SELECT FROM fresh WHERE fresh.uuid = i.uuid);
-INSERT INTO analytics_events (uuid, event, distinct_id, timestamp_ms, properties, product_id)
-SELECT uuid, event, distinct_id, timestamp_ms, properties, product_id FROM analytics_incoming;
-INSERT INTO analytics_user_days AS r (event, day, distinct_id, events, first_ms, last_ms)
-SELECT event, timestamp_ms / {MS_PER_DAY}, distinct_id, count(*), min(timestamp_ms), max(timestamp_ms)
+INSERT INTO analytics_events (uuid, event, distinct_id, person, timestamp_ms, properties, product_id)
+SELECT uuid, event, distinct_id, person, timestamp_ms, properties, product_id FROM analytics_incoming;
+INSERT INTO analytics_user_days AS r (event, day, person, events, first_ms, last_ms)
+SELECT event, timestamp_ms / {MS_PER_DAY}, person, count(*), min(timestamp_ms), max(timestamp_ms)
 FROM analytics_incoming GROUP BY 1, 2, 3 ORDER BY 1, 2, 3
-ON CONFLICT (event, day, distinct_id) DO UPDATE SET events = r.events + excluded.events,
+ON CONFLICT (event, day, person) DO UPDATE SET events = r.events + excluded.events,
     first_ms = least(r.first_ms, excluded.first_ms), last_ms = greatest(r.last_ms, excluded.last_ms);
 INSERT INTO analytics_product_days AS p (day, product_id, views, adds)
 SELECT timestamp_ms / {MS_PER_DAY}, product_id,
@@ -106,15 +106,16 @@ class PostgresEventWriter:
                 raise RuntimeError("no asyncpg connection")
             async with pg.transaction():
                 await pg.execute(_PG_CREATE_INCOMING)
-                await pg.copy_records_to_table("analytics_incoming", records=batch, columns=COLUMNS)
+                records = [(*row, person_of(row[2])) for row in batch]
+                await pg.copy_records_to_table("analytics_incoming", records=records, columns=COLUMNS)
                 await pg.execute(_PG_STORE)
                 stored: int = await pg.fetchval(_PG_COUNT)  # what the register let through
             return stored
 
 
 _SQLITE_USER_DAYS = (
-    "INSERT INTO analytics_user_days (event, day, distinct_id, events, first_ms, last_ms)"
-    " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (event, day, distinct_id) DO UPDATE SET"
+    "INSERT INTO analytics_user_days (event, day, person, events, first_ms, last_ms)"
+    " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (event, day, person) DO UPDATE SET"
     " events = analytics_user_days.events + excluded.events,"
     " first_ms = min(analytics_user_days.first_ms, excluded.first_ms),"
     " last_ms = max(analytics_user_days.last_ms, excluded.last_ms)"
@@ -144,16 +145,18 @@ class SqliteEventWriter:
                 return 0
             await connection.exec_driver_sql(
                 "INSERT INTO analytics_events"
-                " (uuid, event, distinct_id, timestamp_ms, properties, product_id) VALUES (?, ?, ?, ?, ?, ?)",
-                [(row[0].replace("-", ""), *row[1:]) for row in stored],
+                " (uuid, event, distinct_id, timestamp_ms, properties, product_id, person)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                [(row[0].replace("-", ""), *row[1:], person_of(row[2])) for row in stored],
             )
-            days: dict[tuple[str, int, str], list[int]] = {}
+            days: dict[tuple[str, int, int], list[int]] = {}
             products: dict[tuple[int, str], list[int]] = {}
             for _, event, distinct_id, ms, _, product_id in stored:
                 day = ms // MS_PER_DAY
-                totals = days.get((event, day, distinct_id))
+                key = (event, day, person_of(distinct_id))
+                totals = days.get(key)
                 if totals is None:
-                    days[(event, day, distinct_id)] = [1, ms, ms]
+                    days[key] = [1, ms, ms]
                 else:
                     totals[0] += 1
                     totals[1] = min(totals[1], ms)

@@ -27,20 +27,19 @@ def upgrade() -> None:
         sa.Column("uuid", sa.Uuid(), nullable=False),
         sa.Column("event", sa.String(200), nullable=False),
         sa.Column("distinct_id", sa.String(200), nullable=False),
+        sa.Column("person", sa.BigInteger(), nullable=False),
         sa.Column("timestamp_ms", sa.BigInteger(), nullable=False),
         sa.Column("properties", sa.JSON().with_variant(JSONB(), "postgresql"), nullable=False),
         sa.Column("product_id", sa.String(100), nullable=True),
         postgresql_partition_by="RANGE (timestamp_ms)",
     )
-    op.create_index(
-        "ix_analytics_events_event_time", "analytics_events", ["event", "timestamp_ms", "distinct_id"]
-    )
+    op.create_index("ix_analytics_events_event_time", "analytics_events", ["event", "timestamp_ms", "person"])
     op.create_table("analytics_event_ids", sa.Column("uuid", sa.Uuid(), primary_key=True))
     op.create_table(
         "analytics_user_days",
         sa.Column("event", sa.String(200), primary_key=True),
         sa.Column("day", sa.Integer(), primary_key=True),
-        sa.Column("distinct_id", sa.String(200), primary_key=True),
+        sa.Column("person", sa.BigInteger(), primary_key=True),
         sa.Column("events", sa.Integer(), nullable=False),
         sa.Column("first_ms", sa.BigInteger(), nullable=False),
         sa.Column("last_ms", sa.BigInteger(), nullable=False),
