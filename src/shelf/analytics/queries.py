@@ -14,9 +14,10 @@ Definitions (also in docs/analytics.md):
 
 - Week buckets are ISO weeks (Monday 00:00 UTC); month buckets are calendar months in UTC. A day,
   week or month series covers whole periods: the range is widened to period boundaries.
-- Funnel: a person enters at their first ``steps[0]`` event in the range; step k counts if they
-  did ``steps[k]`` strictly after their step k-1 event and within ``window`` of entering (the
-  first such event is taken). Conversion is against those who entered.
+- Funnel: the range is widened to whole UTC days; a person enters at their first ``steps[0]``
+  event in it; step k counts if they did ``steps[k]`` strictly after their step k-1 event and
+  within ``window`` of entering (the first such event is taken). Conversion is against those who
+  entered.
 - Retention: a person's cohort is the period of their first ``start_event`` ever; they count as
   returned in period k (k >= 1) if they did ``return_event`` during the k-th period after it.
 """
@@ -54,6 +55,7 @@ from shelf.platform.errors import InvalidInput
 
 MS_PER_HOUR = 3_600_000
 MAX_BUCKETS = 2_000
+WORK_MEM = "64MB"
 MONDAY_OFFSET = 4  # day 4 since the epoch (1970-01-05) is a Monday
 
 
@@ -168,6 +170,10 @@ class AnalyticsReader:
 
     async def _rows(self, sql: str, params: dict[str, Any]) -> Sequence[Any]:
         async with self._engine.connect() as connection:
+            if self._postgres:
+                # These queries hash and sort hundreds of thousands of people: with PostgreSQL's
+                # default 4 MB they spill to disk. For this transaction only.
+                await connection.execute(text(f"SET LOCAL work_mem = '{WORK_MEM}'"))
             return (await connection.execute(text(sql), params)).all()
 
     def _property(self, name: str) -> tuple[str, str]:
@@ -189,18 +195,26 @@ class AnalyticsReader:
         limit: int = 10,
     ) -> Trends:
         buckets = Buckets.cover(interval, start_ms, end_ms)
-        if breakdown is None and interval != "hour":
-            unique = "COUNT(*)" if interval == "day" else "COUNT(DISTINCT person)"
+        # Unique people per bucket as a count of (bucket, person) groups: PostgreSQL hashes a
+        # GROUP BY (in parallel), where COUNT(DISTINCT) would sort.
+        if breakdown is None and interval == "day":
             rows = await self._rows(
-                f"SELECT {buckets.sql('day', 'day')} AS b, SUM(events), {unique} FROM analytics_user_days"  # noqa: S608 - built from integers
+                "SELECT day, SUM(events), COUNT(*) FROM analytics_user_days"
                 " WHERE event = :event AND day >= :low AND day < :high GROUP BY 1",
+                {"event": event, "low": buckets.low_day, "high": buckets.high_day},
+            )
+        elif breakdown is None and interval != "hour":
+            rows = await self._rows(
+                f"SELECT b, SUM(n), COUNT(*) FROM (SELECT {buckets.sql('day', 'day')} AS b, person,"  # noqa: S608 - built from integers
+                " SUM(events) AS n FROM analytics_user_days WHERE event = :event AND day >= :low"
+                " AND day < :high GROUP BY 1, 2) AS people GROUP BY b",
                 {"event": event, "low": buckets.low_day, "high": buckets.high_day},
             )
         else:
             rows = await self._rows(
-                f"SELECT {buckets.sql('timestamp_ms', 'ms')} AS b, COUNT(*), COUNT(DISTINCT person)"  # noqa: S608
-                " FROM analytics_events"
-                " WHERE event = :event AND timestamp_ms >= :low AND timestamp_ms < :high GROUP BY 1",
+                f"SELECT b, SUM(n), COUNT(*) FROM (SELECT {buckets.sql('timestamp_ms', 'ms')} AS b,"  # noqa: S608
+                " person, COUNT(*) AS n FROM analytics_events WHERE event = :event"
+                " AND timestamp_ms >= :low AND timestamp_ms < :high GROUP BY 1, 2) AS people GROUP BY b",
                 {"event": event, "low": buckets.low_ms, "high": buckets.high_ms},
             )
         result = Trends(
@@ -219,21 +233,18 @@ class AnalyticsReader:
         value_sql, path = self._property(name)
         params = {"event": event, "low": buckets.low_ms, "high": buckets.high_ms, "prop": path}
         where = "WHERE event = :event AND timestamp_ms >= :low AND timestamp_ms < :high"
-        top = await self._rows(
-            f"SELECT {value_sql} AS v, COUNT(*) AS n FROM analytics_events {where}"  # noqa: S608
-            " GROUP BY 1 ORDER BY 2 DESC LIMIT :limit",
-            params | {"limit": limit},
-        )
-        values = [value for value, _ in top]
-        rows = await self._rows(
-            f"SELECT {value_sql} AS v, {buckets.sql('timestamp_ms', 'ms')} AS b, COUNT(*),"  # noqa: S608
-            f" COUNT(DISTINCT person) FROM analytics_events {where} GROUP BY 1, 2",
+        rows = await self._rows(  # one pass over the events; the top values are picked here
+            f"SELECT v, b, SUM(n), COUNT(*) FROM (SELECT {value_sql} AS v,"  # noqa: S608
+            f" {buckets.sql('timestamp_ms', 'ms')} AS b, person, COUNT(*) AS n FROM analytics_events"
+            f" {where} GROUP BY 1, 2, 3) AS people GROUP BY v, b",
             params,
         )
         totals: dict[Any, dict[int, tuple[int, int]]] = defaultdict(dict)
+        counts: dict[Any, int] = defaultdict(int)
         for value, bucket, count, unique in rows:
-            if value in values:
-                totals[value][int(bucket)] = (int(count), int(unique))
+            totals[value][int(bucket)] = (int(count), int(unique))
+            counts[value] += int(count)
+        values = sorted(counts, key=lambda value: (-counts[value], str(value)))[:limit]
         return [
             Breakdown(value=None if value is None else str(value), series=buckets.series(totals[value]))
             for value in values
@@ -279,14 +290,16 @@ class AnalyticsReader:
     # Funnels ------------------------------------------------------------------------------------
 
     async def funnel(self, steps: list[str], window_seconds: int, start_ms: int, end_ms: int) -> Funnel:
-        if end_ms <= start_ms:
-            raise InvalidInput("'to' must be after 'from'", [{"field": "to", "message": "not after 'from'"}])
+        days = Buckets.cover("day", start_ms, end_ms)  # whole UTC days: step 1 comes from the rollup
+        start_ms, end_ms = days.low_ms, days.high_ms
         window = window_seconds * 1000
         params: dict[str, Any] = {"low": start_ms, "high": end_ms, "window": window}
+        params |= {"low_day": days.low_day, "high_day": days.high_day}
         params |= {f"e{index}": name for index, name in enumerate(steps, start=1)}
+        # A person's first step-1 event in the range is the earliest first_ms of their days.
         ctes = [
-            "s1 AS (SELECT person, MIN(timestamp_ms) AS t1 FROM analytics_events"
-            " WHERE event = :e1 AND timestamp_ms >= :low AND timestamp_ms < :high GROUP BY person)"
+            "s1 AS (SELECT person, MIN(first_ms) AS t1 FROM analytics_user_days"
+            " WHERE event = :e1 AND day >= :low_day AND day < :high_day GROUP BY person)"
         ]
         for k in range(2, len(steps) + 1):
             previous = ", ".join(f"s.t{i}" for i in range(1, k))
