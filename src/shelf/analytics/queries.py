@@ -195,8 +195,6 @@ class AnalyticsReader:
         limit: int = 10,
     ) -> Trends:
         buckets = Buckets.cover(interval, start_ms, end_ms)
-        # Unique people per bucket as a count of (bucket, person) groups: PostgreSQL hashes a
-        # GROUP BY (in parallel), where COUNT(DISTINCT) would sort.
         if breakdown is None and interval == "day":
             rows = await self._rows(
                 "SELECT day, SUM(events), COUNT(*) FROM analytics_user_days"
@@ -204,17 +202,17 @@ class AnalyticsReader:
                 {"event": event, "low": buckets.low_day, "high": buckets.high_day},
             )
         elif breakdown is None and interval != "hour":
+            # (COUNT(DISTINCT) sorts; hashing a million (bucket, person) groups was twice as slow.)
             rows = await self._rows(
-                f"SELECT b, SUM(n), COUNT(*) FROM (SELECT {buckets.sql('day', 'day')} AS b, person,"  # noqa: S608 - built from integers
-                " SUM(events) AS n FROM analytics_user_days WHERE event = :event AND day >= :low"
-                " AND day < :high GROUP BY 1, 2) AS people GROUP BY b",
+                f"SELECT {buckets.sql('day', 'day')} AS b, SUM(events), COUNT(DISTINCT person)"  # noqa: S608 - built from integers
+                " FROM analytics_user_days WHERE event = :event AND day >= :low AND day < :high GROUP BY 1",
                 {"event": event, "low": buckets.low_day, "high": buckets.high_day},
             )
         else:
             rows = await self._rows(
-                f"SELECT b, SUM(n), COUNT(*) FROM (SELECT {buckets.sql('timestamp_ms', 'ms')} AS b,"  # noqa: S608
-                " person, COUNT(*) AS n FROM analytics_events WHERE event = :event"
-                " AND timestamp_ms >= :low AND timestamp_ms < :high GROUP BY 1, 2) AS people GROUP BY b",
+                f"SELECT {buckets.sql('timestamp_ms', 'ms')} AS b, COUNT(*), COUNT(DISTINCT person)"  # noqa: S608
+                " FROM analytics_events"
+                " WHERE event = :event AND timestamp_ms >= :low AND timestamp_ms < :high GROUP BY 1",
                 {"event": event, "low": buckets.low_ms, "high": buckets.high_ms},
             )
         result = Trends(
@@ -234,9 +232,8 @@ class AnalyticsReader:
         params = {"event": event, "low": buckets.low_ms, "high": buckets.high_ms, "prop": path}
         where = "WHERE event = :event AND timestamp_ms >= :low AND timestamp_ms < :high"
         rows = await self._rows(  # one pass over the events; the top values are picked here
-            f"SELECT v, b, SUM(n), COUNT(*) FROM (SELECT {value_sql} AS v,"  # noqa: S608
-            f" {buckets.sql('timestamp_ms', 'ms')} AS b, person, COUNT(*) AS n FROM analytics_events"
-            f" {where} GROUP BY 1, 2, 3) AS people GROUP BY v, b",
+            f"SELECT {value_sql} AS v, {buckets.sql('timestamp_ms', 'ms')} AS b, COUNT(*),"  # noqa: S608
+            f" COUNT(DISTINCT person) FROM analytics_events {where} GROUP BY 1, 2",
             params,
         )
         totals: dict[Any, dict[int, tuple[int, int]]] = defaultdict(dict)
