@@ -26,10 +26,12 @@ from shelf.catalog.service import CacheTtls, CatalogService
 from shelf.gateway.auth import AuthenticationMiddleware
 from shelf.gateway.body_limit import BodyLimitMiddleware
 from shelf.gateway.errors import ErrorBoundaryMiddleware
+from shelf.gateway.fastpath import FastPathMiddleware
+from shelf.gateway.http import CachePolicy
 from shelf.gateway.problems import install_problem_handlers
 from shelf.gateway.ratelimit import EXEMPT_PATHS, RateLimitMiddleware, RoutePolicies
 from shelf.gateway.request_id import RequestIdMiddleware
-from shelf.gateway.security import SecurityHeadersMiddleware, add_cors_middleware
+from shelf.gateway.security import SecurityHeaders, SecurityHeadersMiddleware, add_cors_middleware
 from shelf.gateway.tracecontext import TraceContextMiddleware
 from shelf.identity import api as identity_api
 from shelf.identity.permissions import Principal
@@ -62,6 +64,7 @@ class Container:
     settings: Settings
     database: Database
     cache: Cache
+    cache_policy: CachePolicy  # Cache-Control of catalog reads
     catalog: CatalogService
     categories: CategoryDirectory  # the storefront's category list
     identity: IdentityService
@@ -118,6 +121,10 @@ def build_container(
         settings=settings,
         database=database,
         cache=cache,
+        cache_policy=CachePolicy(
+            max_age_seconds=settings.http_cache_max_age_seconds,
+            stale_while_revalidate_seconds=settings.http_cache_stale_while_revalidate_seconds,
+        ),
         catalog=CatalogService(
             uow,
             SqlProductReader(database.sessions, database.dialect),
@@ -183,6 +190,9 @@ def create_app(
         lifespan=lifespan,
         docs_url=None,  # served by web.api_docs from packaged assets instead of a CDN
         redoc_url=None,
+        # FastAPI's own OpenTelemetry hooks look for a global provider on every request (about 5 µs,
+        # a tenth of a cached read). Shelf traces with a provider of its own (monitoring/tracing.py).
+        telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     app.state.container = container
     install_problem_handlers(app)
@@ -194,10 +204,14 @@ def create_app(
     # the body limit so that preflight answers and 413s get them too.
     # Rate limits run inside authentication: they key on the principal it resolves. The metrics
     # scrape token is answered just outside authentication, which would refuse it as an unknown key.
+    # Outside them all, the response-cache fast path answers anonymous cache hits itself and adds
+    # what the layers it skips would have added, with their own functions (gateway/fastpath.py).
+    rate_policies = RoutePolicies.from_settings(settings)
+    strict_transport_security = settings.env == "production"
     app.add_middleware(
         RateLimitMiddleware,
         limiter=container.rate_limiter,
-        policies=RoutePolicies.from_settings(settings),
+        policies=rate_policies,
         exempt_paths=(*EXEMPT_PATHS, STATIC_PREFIX),  # the pages' own CSS and JS cost no budget
     )
     app.add_middleware(
@@ -214,10 +228,19 @@ def create_app(
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     add_cors_middleware(app, settings)
     app.add_middleware(ErrorBoundaryMiddleware)
-    app.add_middleware(SecurityHeadersMiddleware, strict_transport_security=settings.env == "production")
+    app.add_middleware(SecurityHeadersMiddleware, strict_transport_security=strict_transport_security)
     app.add_middleware(TraceContextMiddleware)
     app.add_middleware(RequestIdMiddleware)
-    # Outermost of all: every answer is counted, timed, logged and traced.
+    app.add_middleware(
+        FastPathMiddleware,
+        prefix=catalog_api.router.prefix,
+        lookup=catalog_api.cached_public_reads(container.catalog),
+        policy=container.cache_policy,
+        limiter=container.rate_limiter,
+        rate_policies=rate_policies,
+        security_headers=SecurityHeaders(strict_transport_security=strict_transport_security),
+    )
+    # Outermost of all: every answer, the fast path's included, is counted, timed, logged, traced.
     app.add_middleware(RequestTelemetryMiddleware, routes=app.routes, tracing=container.tracing)
     app.include_router(health.router)
     app.include_router(monitoring_api.router)

@@ -89,6 +89,10 @@ class Settings(BaseSettings):
     cache_local_max_bytes: int = Field(default=16 * 1024 * 1024, ge=64 * 1024)
     cache_redis_prefix: str = "shelf:cache:"
     cache_redis_timeout_seconds: float = Field(default=0.25, gt=0, le=5)
+    # HTTP caching (see gateway/http.py: CachePolicy): how long shared caches and browsers may
+    # reuse a public catalog read without asking, then serve it stale while they revalidate.
+    http_cache_max_age_seconds: int = Field(default=5, ge=0, le=24 * 3600)
+    http_cache_stale_while_revalidate_seconds: int = Field(default=30, ge=0, le=24 * 3600)
 
     # Gateway: security headers and CORS (see gateway/security.py).
     # SHELF_CORS_ORIGINS is comma-separated ("https://shop.example.com,http://localhost:5173");

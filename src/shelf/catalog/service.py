@@ -9,6 +9,7 @@ the old row back.
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -65,10 +66,15 @@ class Preconditions:
 
 @dataclass(frozen=True)
 class Representation:
-    """A product as it is sent: the exact bytes of its JSON body, and its ETag."""
+    """A product or a page as it is sent: the exact bytes of its JSON body, and its ETag.
+
+    ``public`` says whether it is what anyone may see (the "public" visibility), so that shared
+    caches may keep it; a staff representation may show drafts and must stay private.
+    """
 
     json: bytes
     etag: str
+    public: bool
 
 
 @dataclass(frozen=True)
@@ -201,14 +207,28 @@ class CatalogService:
                 product = await uow.products.get(product_id)
                 if product is None or not (visibility == "staff" or product.status == ProductStatus.ACTIVE):
                     return None  # cached briefly as "not found": a burst of 404s costs one read
-                return _encode(_representation(product))
+                return _encode(etag_for(product.version), dumps(_body(product)).encode())
 
         cached = await self._read_through(
             product_key(visibility, product_id), load, self._ttls.product_seconds
         )
         if cached is None:
             raise ProductNotFound
-        return _decode(cached)
+        return _decode(cached, visibility)
+
+    async def cached_public_product(self, product_id: uuid.UUID) -> Representation | None:
+        """What anyone may see of the product, if the cache holds it; never a database read.
+
+        For the gateway's fast path. ``None`` on a miss, for a cached "not found" (the normal path
+        answers that 404) and whenever the cache is off or unavailable.
+        """
+        cached = await self._cache.get(product_key("public", product_id))
+        return None if cached is None or cached == NOT_FOUND else _decode(cached, "public")
+
+    async def cached_public_page(self, query: ProductQuery) -> Representation | None:
+        """The public list or search page for ``query``, if the cache holds it (for the fast path)."""
+        cached = await self._cache.get(await self._page_key("public", query))
+        return None if cached is None else _decode(cached, "public")
 
     async def update_product(
         self, principal: Principal, product_id: uuid.UUID, patch: Any, preconditions: Preconditions
@@ -301,21 +321,29 @@ class CatalogService:
         )
 
     async def list_products(self, principal: Principal, query: ProductQuery) -> ProductPage:
-        return ProductPage.model_validate(loads(await self.read_page(principal, query)))
+        return ProductPage.model_validate(loads((await self.read_page(principal, query)).json))
 
-    async def read_page(self, principal: Principal, query: ProductQuery) -> bytes:
-        """The JSON body of one list or search page, from the cache when it holds it."""
+    async def read_page(self, principal: Principal, query: ProductQuery) -> Representation:
+        """One list or search page as it is sent, from the cache when it holds it.
+
+        Its ETag is a digest of the body: a page has no version of its own, and any change to any
+        product on it (or to which products are on it) changes the bytes.
+        """
         visibility = _visibility(principal)
 
         async def load() -> bytes:
             page = await self._reader.page(query, visible_all=visibility == "staff")
-            return dumps(page.model_dump(mode="python")).encode()
+            body = dumps(page.model_dump(mode="python")).encode()
+            return _encode(etag_of_bytes(body), body)
 
-        key = f"{await self._cache.scope(PAGES)}{visibility}:{query.cache_key()}"
+        key = await self._page_key(visibility, query)
         page = await self._read_through(key, load, self._ttls.page_seconds)
         if page is None:  # pragma: no cover - a page is never "not found"
             raise AssertionError("unreachable")
-        return page
+        return _decode(page, visibility)
+
+    async def _page_key(self, visibility: Visibility, query: ProductQuery) -> str:
+        return f"{await self._cache.scope(PAGES)}{visibility}:{query.cache_key()}"
 
     async def _read_through(
         self, key: str, load: Callable[[], Awaitable[bytes | None]], ttl_seconds: float
@@ -367,19 +395,21 @@ def _visibility(principal: Principal) -> Visibility:
     return "staff" if principal.can(Permission.CATALOG_READ_ALL) else "public"
 
 
-def _representation(product: Product) -> Representation:
-    return Representation(dumps(_body(product)).encode(), etag_for(product.version))
+def etag_of_bytes(body: bytes) -> str:
+    """A strong ETag for a body without a version: 128 bits of its BLAKE2b digest."""
+    return f'"{hashlib.blake2b(body, digest_size=16).hexdigest()}"'
 
 
-# A cached product is its ETag, a newline, then its JSON body. An ETag holds no newline, and the
-# leading quote keeps the value apart from ``NOT_FOUND``.
-def _encode(representation: Representation) -> bytes:
-    return representation.etag.encode() + b"\n" + representation.json
+# A cached product or page is its ETag, a newline, then its JSON body. An ETag holds no newline,
+# and the leading quote keeps the value apart from ``NOT_FOUND``. Whether it is public is not
+# stored: it follows from the visibility in the key it is stored under.
+def _encode(etag: str, body: bytes) -> bytes:
+    return etag.encode() + b"\n" + body
 
 
-def _decode(cached: bytes) -> Representation:
+def _decode(cached: bytes, visibility: Visibility) -> Representation:
     etag, _, body = cached.partition(b"\n")
-    return Representation(body, etag.decode())
+    return Representation(body, etag.decode(), public=visibility == "public")
 
 
 def _columns(data: ProductWrite) -> dict[str, Any]:

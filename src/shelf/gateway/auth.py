@@ -148,7 +148,7 @@ async def _csrf_token_of(headers: dict[bytes, bytes], receive: Receive) -> tuple
     return replay, values[0] if values else None
 
 
-def current_principal(request: Request) -> Principal:
+async def current_principal(request: Request) -> Principal:  # async: no worker thread per request
     principal: Principal = request.state.principal
     return principal
 

@@ -1,8 +1,9 @@
-"""HTTP helpers shared by the routes: exact JSON bodies in and out, and ETag header parsing."""
+"""HTTP helpers shared by the routes: exact JSON bodies in and out, ETags and HTTP caching."""
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Protocol
 
 from fastapi import Request
 from starlette.responses import Response
@@ -48,3 +49,62 @@ def weakly_matches(etag: str, candidates: list[str]) -> bool:
     """Weak comparison, as ``If-None-Match`` uses it (RFC 9110 13.1.2)."""
     bare = etag.removeprefix("W/")
     return any(c == "*" or c.removeprefix("W/") == bare for c in candidates)
+
+
+# A catalog read depends on who asks (staff see drafts), so every cache, shared or not, must key
+# it on the credentials it was asked with.
+VARY_ON_CREDENTIALS = "Authorization, Cookie"
+# Staff representations may show drafts: no shared cache may keep them, and a browser that keeps
+# one must revalidate it (cheap: a 304 carries no body) before each use.
+PRIVATE_CACHE_CONTROL = "private, no-cache"
+
+
+class Cacheable(Protocol):
+    """A representation as it is sent (``catalog.service.Representation`` is one)."""
+
+    @property
+    def json(self) -> bytes: ...
+    @property
+    def etag(self) -> str: ...
+    @property
+    def public(self) -> bool: ...
+
+
+@dataclass(frozen=True, slots=True)
+class CachePolicy:
+    """``Cache-Control`` of cacheable reads: short-lived in shared caches when public, else private.
+
+    A shared cache (a CDN, nginx's proxy cache) may serve a public read for ``max_age_seconds``
+    after it fetched it, and for ``stale_while_revalidate_seconds`` more while it revalidates in the
+    background; that is how long a write can take to reach clients behind such a cache. Shelf's own
+    cache is invalidated at once and does not depend on these numbers.
+    """
+
+    max_age_seconds: int = 5
+    stale_while_revalidate_seconds: int = 30
+
+    def cache_control(self, public: bool) -> str:
+        if not public:
+            return PRIVATE_CACHE_CONTROL
+        return (
+            f"public, max-age={self.max_age_seconds}, "
+            f"stale-while-revalidate={self.stale_while_revalidate_seconds}"
+        )
+
+
+def representation_response(
+    representation: Cacheable, if_none_match: str | None, policy: CachePolicy
+) -> Response:
+    """200 with the body, or 304 when ``If-None-Match`` matches; both carry the caching headers.
+
+    The route and the gateway's fast path both answer with this, so their headers cannot drift.
+    """
+    headers = {
+        "ETag": representation.etag,
+        "Cache-Control": policy.cache_control(representation.public),
+        "Vary": VARY_ON_CREDENTIALS,
+    }
+    candidates = parse_etags(if_none_match)
+    if candidates is not None and weakly_matches(representation.etag, candidates):
+        return Response(status_code=304, headers=headers)  # RFC 9110 15.4.5: the same caching headers
+    return Response(representation.json, media_type=JSONResponse.media_type, headers=headers)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-import uuid
+import secrets
 
 import structlog
 from starlette.datastructures import MutableHeaders
@@ -14,6 +14,12 @@ from shelf.gateway.context import request_id_var
 _SANE = re.compile(r"^[A-Za-z0-9._:-]{8,128}$")
 
 
+def request_id_for(incoming: bytes) -> str:
+    """The incoming ``X-Request-ID`` when it is sane, else a new one (the fast path uses this too)."""
+    value = incoming.decode("latin-1")
+    return value if _SANE.match(value) else secrets.token_hex(16)  # as long as a UUID's hex
+
+
 class RequestIdMiddleware:
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -22,8 +28,7 @@ class RequestIdMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        incoming = dict(scope["headers"]).get(b"x-request-id", b"").decode("latin-1")
-        request_id = incoming if _SANE.match(incoming) else uuid.uuid4().hex
+        request_id = request_id_for(dict(scope["headers"]).get(b"x-request-id", b""))
         token = request_id_var.set(request_id)
         structlog.contextvars.bind_contextvars(request_id=request_id)
 

@@ -16,7 +16,6 @@ from collections.abc import Iterable
 from html.parser import HTMLParser
 
 from fastapi import FastAPI
-from starlette.datastructures import MutableHeaders
 from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -28,6 +27,10 @@ COMMON_HEADERS: tuple[tuple[str, str], ...] = (
     ("X-Frame-Options", "DENY"),  # for browsers too old for CSP frame-ancestors
     ("Cross-Origin-Opener-Policy", "same-origin"),
     ("Permissions-Policy", "camera=(), geolocation=(), microphone=(), payment=(), usb=()"),
+    # Nothing is stored by any cache unless its route says otherwise: catalog reads, the one kind
+    # of response meant to be shared, set their own (gateway/http.py: CachePolicy), and so do
+    # static assets. A response that forgot to would otherwise be cacheable by heuristics.
+    ("Cache-Control", "no-store"),
 )
 # Sent only in production: over plain HTTP on localhost it would pin the browser to HTTPS.
 STRICT_TRANSPORT_SECURITY = "max-age=31536000; includeSubDomains"
@@ -113,12 +116,47 @@ def inline_script_hashes(html: str) -> list[str]:
     ]
 
 
+def _raw(headers: Iterable[tuple[str, str]]) -> tuple[tuple[bytes, bytes], ...]:
+    return tuple((name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in headers)
+
+
+_CONTENT_SECURITY_POLICY = b"content-security-policy"
+
+
+class SecurityHeaders:
+    """The headers every response gets, each unless the response already has it.
+
+    Used by ``SecurityHeadersMiddleware`` and by the gateway's fast path, so both add the same.
+    """
+
+    def __init__(self, *, strict_transport_security: bool) -> None:
+        headers = COMMON_HEADERS
+        if strict_transport_security:
+            headers += (("Strict-Transport-Security", STRICT_TRANSPORT_SECURITY),)
+        self._common = _raw(headers)
+        self._page_policy = PAGE_CONTENT_SECURITY_POLICY.encode()
+        self._api_policy = API_CONTENT_SECURITY_POLICY.encode()
+
+    def add_missing(self, headers: list[tuple[bytes, bytes]]) -> None:
+        """Append to raw ASGI response headers whatever is missing. One pass over what is there:
+        this runs on every response, so it avoids ``MutableHeaders``' scan per header."""
+        present: set[bytes] = set()
+        media_type = b""
+        for name, value in headers:
+            lowered = name.lower()
+            present.add(lowered)
+            if lowered == b"content-type":
+                media_type = value.split(b";")[0].strip().lower()
+        headers.extend(header for header in self._common if header[0] not in present)
+        if _CONTENT_SECURITY_POLICY not in present:
+            policy = self._page_policy if media_type == b"text/html" else self._api_policy
+            headers.append((_CONTENT_SECURITY_POLICY, policy))
+
+
 class SecurityHeadersMiddleware:
     def __init__(self, app: ASGIApp, *, strict_transport_security: bool) -> None:
         self.app = app
-        self.headers = COMMON_HEADERS
-        if strict_transport_security:
-            self.headers += (("Strict-Transport-Security", STRICT_TRANSPORT_SECURITY),)
+        self.headers = SecurityHeaders(strict_transport_security=strict_transport_security)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -127,17 +165,11 @@ class SecurityHeadersMiddleware:
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
-                self._add_missing(MutableHeaders(scope=message))
+                message["headers"] = headers = list(message.get("headers", ()))
+                self.headers.add_missing(headers)
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
-
-    def _add_missing(self, headers: MutableHeaders) -> None:
-        for name, value in self.headers:
-            headers.setdefault(name, value)
-        media_type = headers.get("content-type", "").split(";")[0].strip().lower()
-        policy = PAGE_CONTENT_SECURITY_POLICY if media_type == "text/html" else API_CONTENT_SECURITY_POLICY
-        headers.setdefault("Content-Security-Policy", policy)
 
 
 def add_cors_middleware(app: FastAPI, settings: Settings) -> None:

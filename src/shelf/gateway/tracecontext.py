@@ -140,6 +140,26 @@ def trace_from_headers(traceparents: list[str], tracestates: list[str]) -> Trace
     )
 
 
+def trace_of(scope: Scope) -> TraceContext:
+    """This request's trace, from its ``traceparent`` and ``tracestate`` headers (if any).
+
+    When tracing is on, the request's OpenTelemetry span was started before the gateway ran
+    (``monitoring/middleware.py``, which parses the headers with the functions above) and its ids
+    are already in ``current_trace``: that is the trace, and every layer echoes the same one.
+    """
+    started = current_trace.get()
+    if started is not None:
+        return started
+    traceparents: list[str] = []
+    tracestates: list[str] = []
+    for name, raw in scope["headers"]:
+        if name == b"traceparent":
+            traceparents.append(raw.decode("latin-1"))
+        elif name == b"tracestate":
+            tracestates.append(raw.decode("latin-1"))
+    return trace_from_headers(traceparents, tracestates)
+
+
 class TraceContextMiddleware:
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -148,16 +168,7 @@ class TraceContextMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        traceparents: list[str] = []
-        tracestates: list[str] = []
-        for name, raw in scope["headers"]:
-            if name == b"traceparent":
-                traceparents.append(raw.decode("latin-1"))
-            elif name == b"tracestate":
-                tracestates.append(raw.decode("latin-1"))
-        # With tracing on, the request's span was started outside the gateway and its ids are in
-        # current_trace already (monitoring/middleware.py): echo that one.
-        trace = current_trace.get() or trace_from_headers(traceparents, tracestates)
+        trace = trace_of(scope)
         trace_token = current_trace.set(trace)
         trace_id_token = trace_id_var.set(trace.trace_id)
         structlog.contextvars.bind_contextvars(trace_id=trace.trace_id, span_id=trace.span_id)
