@@ -73,6 +73,9 @@ async def app(settings: Settings) -> AsyncIterator[FastAPI]:
 async def container(app: FastAPI) -> AsyncIterator[Container]:
     container: Container = app.state.container
     yield container
+    # Services emit server-side events (product_created, ...) into the buffer, which writes them
+    # out in the background: write them out now, or they land in the next test's empty tables.
+    await container.analytics.buffer.flush()
     async with container.database.engine.begin() as connection:
         if connection.dialect.name == "postgresql":
             await connection.execute(text(f"TRUNCATE {', '.join(TABLES)} CASCADE"))
