@@ -47,6 +47,15 @@ class Shopper:
     def item_count(self) -> int:
         return sum(line.quantity for line in self.lines)
 
+    @property
+    def distinct_id(self) -> str:
+        """This visitor's anonymous analytics and flag-targeting id: stable while the cookie lives.
+
+        Server-side exposures, the first-party tracker and feedback all use it, so one visitor is
+        one person in trends, funnels and experiments.
+        """
+        return f"anon-{self.id.hex()}"
+
 
 def _b64(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode()

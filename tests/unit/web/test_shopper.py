@@ -60,3 +60,12 @@ def test_csrf_tokens_belong_to_one_shopper() -> None:
     assert not COOKIES.csrf_matches(shopper, "")
     other_install = ShopperCookies("another secret, of another installation of Shelf")
     assert not COOKIES.csrf_matches(shopper, other_install.csrf_token(shopper))
+
+
+def test_the_distinct_id_is_stable_per_visitor_and_survives_the_cookie_round_trip() -> None:
+    shopper, stranger = Shopper.new(), Shopper.new()
+    assert shopper.distinct_id.startswith("anon-")
+    assert shopper.distinct_id != stranger.distinct_id
+    restored = COOKIES.decode(COOKIES.encode(shopper.with_lines((CartLine(uuid.uuid4(), 2),))))
+    assert restored is not None
+    assert restored.distinct_id == shopper.distinct_id
