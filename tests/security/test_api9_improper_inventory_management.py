@@ -29,6 +29,13 @@ STOREFRONT = {
     ("POST", "/cart/items/{product_id}"),
     ("POST", "/cart/items/{product_id}/remove"),
 }
+# The admin console's pages (web/admin/): HTML for staff, not part of the API either.
+CONSOLE = {
+    ("GET", "/admin/login"),
+    ("POST", "/admin/login"),
+    ("POST", "/admin/logout"),
+    ("GET", "/admin"),
+}
 OUTSIDE_THE_API = {
     ("GET", "/healthz"),  # the liveness probe
     # Event capture where PostHog's SDKs send it (their paths, not ours to choose)
@@ -39,8 +46,15 @@ OUTSIDE_THE_API = {
     ("GET", "/docs"),  # the API reference page
     ("GET", "/docs/assets/{path}"),  # its scripts and styles, packaged
     *STOREFRONT,
+    *CONSOLE,
 }
-NOT_DOCUMENTED = {("GET", "/openapi.json"), ("GET", "/docs"), ("GET", "/docs/assets/{path}"), *STOREFRONT}
+NOT_DOCUMENTED = {
+    ("GET", "/openapi.json"),
+    ("GET", "/docs"),
+    ("GET", "/docs/assets/{path}"),
+    *STOREFRONT,
+    *CONSOLE,
+}
 HTTP_METHODS = {"get", "put", "post", "delete", "options", "head", "patch", "trace"}
 
 
@@ -103,7 +117,8 @@ def test_no_route_looks_like_a_debug_test_or_internal_one(route_table: set[tuple
         "/debug",
         "/api/v1/debug",
         "/_debug",
-        "/admin",
+        "/admin/debug",
+        "/admin/console",
         "/console",
         "/env",
         "/.env",

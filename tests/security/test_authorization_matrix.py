@@ -12,6 +12,12 @@ The roles (issue 3): ``viewer`` reads everything, drafts included; ``editor`` al
 catalog; ``admin`` also manages users and API keys and reads the audit log; ``client`` (API keys
 only) has nothing beyond public reads yet. Users sign in with JWTs or console sessions, so the
 staff rows run with an API key, a JWT access token and a session cookie.
+
+The admin console's pages answer an anonymous caller with the login page instead of a 401: their
+outcome is ``LOGIN``, a ``303 See Other`` to ``/admin/login`` (with ``next=<path>`` after a GET),
+which must change nothing either. A console form post that works answers ``303`` to the page it
+leads to (Post/Redirect/Get): its recipe names that page (``Call.done``), and "allow" then means
+exactly that redirect.
 """
 
 from __future__ import annotations
@@ -22,6 +28,7 @@ import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlencode
 
 import httpx
 import pytest
@@ -36,7 +43,8 @@ from tests.integration.catalog.helpers import assert_problem, product_payload
 from tests.security.conftest import PASSWORD, SETUP, audit_count, bearer, routed_pairs, sign_in
 
 OK = "allow"
-Outcome = str | int  # OK, or the status of the denial
+LOGIN = "login"  # a console page sends the anonymous caller to its login page (303)
+Outcome = str | int  # OK, LOGIN, or the status of the denial
 ROLES = ("anonymous", "client", "viewer", "editor", "admin")
 DENIALS = {401, 403, 404}
 HERE = "ACCESS in tests/security/test_authorization_matrix.py"
@@ -54,6 +62,7 @@ class Call:
     url: str
     headers: dict[str, str] = field(default_factory=dict)
     body: dict[str, Any] = field(default_factory=dict)  # httpx keyword arguments: json=, data=, ...
+    done: str | None = None  # a console form post: "allow" is a 303 to exactly this location
 
 
 _unique = itertools.count(1)
@@ -219,6 +228,29 @@ async def remove_from_cart(world: World) -> Call:
     return await _cart_post(world, f"/cart/items/{product_id}/remove", {}, cookie, csrf)
 
 
+async def _console_form(world: World) -> tuple[str, str]:
+    """A visitor's shopper cookie and the login form's token, as the login page hands them out."""
+    page = await world.http.get("/admin/login")
+    cookie = world.http.cookies.get(SHOPPER_COOKIE)
+    world.http.cookies.clear()
+    match = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
+    assert cookie, "the login page hands out no shopper cookie"
+    assert match, "the login page has no form token"
+    return cookie, match.group(1)
+
+
+async def console_login(world: World) -> Call:
+    cookie, csrf = await _console_form(world)
+    form = {"email": world.subject, "password": PASSWORD, "next": "/admin", "csrf_token": csrf}
+    headers = {"Cookie": f"{SHOPPER_COOKIE}={cookie}"}
+    return Call("POST", "/admin/login", headers=headers, body={"data": form}, done="/admin")
+
+
+async def console_logout(_world: World) -> Call:
+    # Ends the caller's own console session, if it has one (so it runs near the end, see LAST).
+    return Call("POST", "/admin/logout", done="/admin/login?signed_out=1")
+
+
 async def capture(path: str) -> Call:
     body = {"batch": [{"event": "matrix", "distinct_id": "someone", "uuid": str(uuid.uuid4())}]}
     if path == "/api/v1/events":
@@ -242,6 +274,7 @@ CATALOG_WRITE = row(401, 403, 403, OK, OK)
 ADMIN_ONLY = row(401, 403, 403, 403, OK)
 EVENTS_CAPTURE = row(401, OK, 403, 403, OK)  # client keys (and admins) send analytics events
 ANALYTICS_READ = row(401, 403, OK, OK, OK)
+CONSOLE_STAFF = row(LOGIN, 403, OK, OK, OK)  # console pages any member of staff may read
 
 # The one declaration of who may do what. Columns: anonymous, client, viewer, editor, admin.
 ACCESS: dict[tuple[str, str], Rule] = {
@@ -295,9 +328,14 @@ ACCESS: dict[tuple[str, str], Rule] = {
     ("POST", "/api/v1/apikeys"): Rule(ADMIN_ONLY, create_api_key),
     ("DELETE", "/api/v1/apikeys/{key_id}"): Rule(ADMIN_ONLY, revoke_api_key),
     ("GET", "/api/v1/audit"): Rule(ADMIN_ONLY, get("/api/v1/audit")),
+    # The admin console (web/admin/): logging in and out is for anyone, pages need a permission.
+    ("GET", "/admin/login"): Rule(PUBLIC, get("/admin/login?next=/admin")),
+    ("POST", "/admin/login"): Rule(PUBLIC, console_login),
+    ("POST", "/admin/logout"): Rule(PUBLIC, console_logout),
+    ("GET", "/admin"): Rule(CONSOLE_STAFF, get("/admin")),
 }
-# A session caller ends its own session with this one, so it runs last.
-LAST = ("DELETE", "/api/v1/auth/session")
+# A session caller ends its own session with these, so they run last, in this order.
+LAST = (("POST", "/admin/logout"), ("DELETE", "/api/v1/auth/session"))
 
 
 async def test_every_route_is_declared_and_every_declaration_is_a_route(
@@ -314,7 +352,9 @@ async def test_every_route_is_declared_and_every_declaration_is_a_route(
 def test_every_cell_of_the_table_is_an_outcome() -> None:
     for pair, rule in ACCESS.items():
         assert tuple(rule.expect) == ROLES, pair
-        assert all(outcome == OK or outcome in DENIALS for outcome in rule.expect.values()), pair
+        assert all(outcome in (OK, LOGIN) or outcome in DENIALS for outcome in rule.expect.values()), pair
+        assert rule.expect["anonymous"] != LOGIN or pair[1].startswith("/admin"), pair
+        assert LOGIN not in [rule.expect[role] for role in ROLES if role != "anonymous"], pair
     # The table is not trivially permissive: each role is refused somewhere, but admins nowhere.
     for role in ("anonymous", "client", "viewer", "editor"):
         assert any(rule.expect[role] != OK for rule in ACCESS.values()), role
@@ -356,8 +396,21 @@ async def credentials(
     return {"Cookie": f"shelf_session={cookie}", "X-CSRF-Token": started.json()["csrf_token"]}
 
 
-def check(response: httpx.Response, expected: Outcome) -> str | None:
+def _redirect(response: httpx.Response, location: str) -> str | None:
+    if response.status_code == 303 and response.headers.get("location") == location:
+        return None
+    return f"expected a 303 to {location}, got {response.status_code} {response.headers.get('location')}"
+
+
+def check(response: httpx.Response, expected: Outcome, call: Call) -> str | None:
     """What is wrong with ``response`` when ``expected`` was the outcome, or ``None``."""
+    if expected == LOGIN:
+        login = "/admin/login"
+        if call.method == "GET":
+            login += "?" + urlencode({"next": call.url}, safe="/")
+        return _redirect(response.history[0] if response.history else response, login)
+    if expected == OK and call.done is not None:
+        return _redirect(response, call.done)
     if expected == OK:
         if 200 <= response.status_code < 300:
             return None
@@ -386,7 +439,7 @@ async def test_each_route_answers_each_caller_as_declared(
     assert me["role"] == (None if caller.role == "anonymous" else caller.role), me
     http.cookies.clear()
 
-    pairs = sorted(routed_pairs(app), key=lambda pair: (pair == LAST, pair))
+    pairs = sorted(routed_pairs(app), key=lambda pair: (LAST.index(pair) if pair in LAST else -1, pair))
     mismatches = []
     for method, path in pairs:
         rule = ACCESS.get((method, path))
@@ -402,7 +455,7 @@ async def test_each_route_answers_each_caller_as_declared(
             headers["Cookie"] = f"{call.headers['Cookie']}; {auth['Cookie']}"
         response = await http.request(call.method, call.url, headers=headers, **call.body)
         http.cookies.clear()
-        wrong = check(response, expected)
+        wrong = check(response, expected, call)
         if wrong is None and expected != OK and await audit_count(container) != changes_before:
             wrong = f"refused with {response.status_code}, but the request changed something anyway"
         if wrong:

@@ -21,6 +21,7 @@ from shelf.identity.schemas import (
 )
 from shelf.identity.service import IdentityService
 from shelf.platform.errors import InvalidInput
+from shelf.settings import Settings
 
 router = APIRouter(prefix="/api/v1")
 NO_STORE = {"Cache-Control": "no-store"}
@@ -96,16 +97,22 @@ async def start_session(
         user=UserRead.from_user(started.user),
     )
     response = JSONResponse(body.model_dump(mode="python"), status_code=201, headers=NO_STORE)
+    set_session_cookie(response, started.cookie, settings)
+    return response
+
+
+def set_session_cookie(response: Response, cookie: str, settings: Settings) -> None:
+    """The console session cookie: HttpOnly, SameSite=Lax, Secure in production (development and
+    tests serve plain http on 127.0.0.1)."""
     response.set_cookie(
         SESSION_COOKIE,
-        started.cookie,
+        cookie,
         max_age=settings.session_ttl_seconds,
         httponly=True,
         samesite="lax",
         secure=settings.env == "production",
         path="/",
     )
-    return response
 
 
 @router.delete("/auth/session", status_code=204, tags=["auth"], summary="End the console session")

@@ -68,7 +68,7 @@ def error_page(request: Request, status: int, detail: str | None = None) -> Resp
         "detail": None if status in GENERIC else detail,
         "request_id": request_id_var.get(),
     }
-    return pages.render(request, "errors/error.html", context, status_code=status)
+    return pages.render(request, pages.error_template(request.url.path), context, status_code=status)
 
 
 def _as_page(handler: Handler) -> Handler:
@@ -97,15 +97,21 @@ _HANDLED = (StarletteHTTPException, DomainError, ValidationError, RequestValidat
 
 
 class PageRoute(APIRoute):
-    """A route of a page: an unexpected exception becomes the 500 page instead of a problem."""
+    """A route of a page: an unexpected exception becomes the 500 page instead of a problem.
+
+    ``passthrough``: the exceptions left to the app's exception handlers (a subclass may add its own).
+    """
+
+    passthrough: tuple[type[Exception], ...] = _HANDLED
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()
+        passthrough = self.passthrough
 
         async def page_handler(request: Request) -> Response:
             try:
                 return await handler(request)
-            except _HANDLED:
+            except passthrough:
                 raise  # the problem handlers map these; _as_page turns them into pages
             except Exception:
                 log.exception("unhandled_error", path=request.url.path, method=request.method)

@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING
 
 from fastapi import FastAPI
 
+from shelf.web.admin.install import install_admin
 from shelf.web.assets import StaticAssets
 from shelf.web.errors import install_page_errors
 from shelf.web.pages import Pages
@@ -19,13 +20,13 @@ if TYPE_CHECKING:  # app.py imports this module; importing it back at run time w
 
 
 def install_web(app: FastAPI, container: Container) -> None:
-    """Templates, static files, HTML error pages and the storefront's routes.
+    """Templates, static files, HTML error pages, the storefront's and the console's routes.
 
     Call it after ``install_problem_handlers``: the page errors wrap the handlers installed by then.
     """
     settings = container.settings
     assets = StaticAssets()
-    app.state.pages = Pages(
+    pages = app.state.pages = Pages(
         assets,
         ShopperCookies(settings.secret_key.get_secret_value()),
         secure_cookies=settings.env == "production",
@@ -35,4 +36,5 @@ def install_web(app: FastAPI, container: Container) -> None:
     app.mount(assets.prefix, assets.files(), name="static")
     app.include_router(storefront_views.router)
     app.include_router(cart_views.router)
+    install_admin(app, pages)
     install_page_errors(app)

@@ -63,6 +63,8 @@ class Pages:
         self.env.filters["slug"] = slugify
         self.env.filters["stock_state"] = stock_state
         self.env.filters["category_label"] = category_label
+        # Error pages by path prefix, longest first; an area (the console) registers its own.
+        self.error_templates: dict[str, str] = {}
 
     def render(
         self,
@@ -87,6 +89,13 @@ class Pages:
         response.headers.setdefault("Cache-Control", PAGE_CACHE_CONTROL)
         self.remember(request, response)
         return response
+
+    def error_template(self, path: str) -> str:
+        """The template of an error page at ``path``: the area's own, else the shop's."""
+        for prefix in sorted(self.error_templates, key=len, reverse=True):
+            if path == prefix or path.startswith(prefix + "/"):
+                return self.error_templates[prefix]
+        return "errors/error.html"
 
     def shopper(self, request: Request) -> Shopper:
         """This browser's shopper state; a new one (stored by ``remember``) when it has none."""

@@ -77,6 +77,7 @@ KNOWN = (
 @dataclass
 class Shop:
     base_url: str
+    database_url: str  # the server's database, for ``shelf`` commands (tests/process.py: shelf)
     product_ids: dict[str, str] = field(default_factory=dict)  # by SKU
 
     def url(self, path: str) -> str:
@@ -94,7 +95,7 @@ def shop(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Shop]:
     assert created.returncode == 0, created.stderr
     auth = {"Authorization": f"Bearer {created.stdout.strip().splitlines()[-1]}"}
     with running_server(database_url) as base_url:
-        shop = Shop(base_url)
+        shop = Shop(base_url, database_url)
         for known in KNOWN:
             body = {
                 "sku": known.sku,

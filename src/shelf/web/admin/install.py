@@ -1,0 +1,23 @@
+"""Wiring of the console, called once by ``web.install.install_web``."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from shelf.web.admin import auth, dashboard
+from shelf.web.admin.guard import LoginRequired, login_redirect
+from shelf.web.admin.nav import visible_nav
+from shelf.web.admin.rendering import sentence
+from shelf.web.pages import Pages
+
+# Every router of the console; a new area adds its module's router here.
+ROUTERS = (auth.router, dashboard.router)
+
+
+def install_admin(app: FastAPI, pages: Pages) -> None:
+    pages.env.globals["admin_nav"] = visible_nav
+    pages.env.filters["sentence"] = sentence
+    pages.error_templates["/admin"] = "admin/error.html"
+    app.add_exception_handler(LoginRequired, login_redirect)
+    for router in ROUTERS:
+        app.include_router(router)

@@ -1,0 +1,36 @@
+"""The console's navigation: each entry names the permission it needs, and a role sees only those.
+
+Adding an area is one line in ``NAV`` (its routes still check the same permission with
+``web.admin.guard.requires``: a hidden link is a courtesy, the guard is the rule).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from shelf.identity.permissions import Permission, Principal
+
+
+@dataclass(frozen=True, slots=True)
+class NavEntry:
+    label: str
+    href: str
+    permission: Permission
+    description: str = ""  # shown on the dashboard's card for the area
+
+    def is_current(self, path: str) -> bool:
+        if self.href == "/admin":
+            return path == "/admin"
+        return path == self.href or path.startswith(self.href + "/")
+
+
+# In the order they appear. Other areas (Analytics, Flags, Experiments, Feedback, Imports, System)
+# add their line here.
+NAV: list[NavEntry] = [
+    NavEntry("Dashboard", "/admin", Permission.CATALOG_READ_ALL, "The catalog at a glance."),
+]
+
+
+def visible_nav(principal: Principal) -> list[NavEntry]:
+    """The entries this caller may use, in order; none for anonymous callers and ``client`` keys."""
+    return [entry for entry in NAV if principal.can(entry.permission)]
