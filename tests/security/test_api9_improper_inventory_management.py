@@ -35,6 +35,7 @@ CONSOLE = {
     ("POST", "/admin/login"),
     ("POST", "/admin/logout"),
     ("GET", "/admin"),
+    ("GET", "/admin/system"),
 }
 OUTSIDE_THE_API = {
     ("GET", "/healthz"),  # the liveness probe

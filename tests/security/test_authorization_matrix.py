@@ -275,6 +275,7 @@ ADMIN_ONLY = row(401, 403, 403, 403, OK)
 EVENTS_CAPTURE = row(401, OK, 403, 403, OK)  # client keys (and admins) send analytics events
 ANALYTICS_READ = row(401, 403, OK, OK, OK)
 CONSOLE_STAFF = row(LOGIN, 403, OK, OK, OK)  # console pages any member of staff may read
+CONSOLE_ADMIN = row(LOGIN, 403, 403, 403, OK)  # console pages for admins only
 
 # The one declaration of who may do what. Columns: anonymous, client, viewer, editor, admin.
 ACCESS: dict[tuple[str, str], Rule] = {
@@ -333,6 +334,7 @@ ACCESS: dict[tuple[str, str], Rule] = {
     ("POST", "/admin/login"): Rule(PUBLIC, console_login),
     ("POST", "/admin/logout"): Rule(PUBLIC, console_logout),
     ("GET", "/admin"): Rule(CONSOLE_STAFF, get("/admin")),
+    ("GET", "/admin/system"): Rule(CONSOLE_ADMIN, get("/admin/system")),
 }
 # A session caller ends its own session with these, so they run last, in this order.
 LAST = (("POST", "/admin/logout"), ("DELETE", "/api/v1/auth/session"))

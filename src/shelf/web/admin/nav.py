@@ -28,6 +28,7 @@ class NavEntry:
 # add their line here.
 NAV: list[NavEntry] = [
     NavEntry("Dashboard", "/admin", Permission.CATALOG_READ_ALL, "The catalog at a glance."),
+    NavEntry("System", "/admin/system", Permission.METRICS_READ, "Throughput, latency, errors, cache."),
 ]
 
 
