@@ -24,6 +24,7 @@ STOREFRONT = {
     ("GET", "/products/{product_id}"),
     ("GET", "/products/{product_id}/{slug}"),
     ("GET", "/feedback"),
+    ("POST", "/feedback"),  # the feedback form without JavaScript (its script posts to the API)
     ("GET", "/cart"),
     ("POST", "/cart/items"),
     ("POST", "/cart/items/{product_id}"),
