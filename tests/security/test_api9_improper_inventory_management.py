@@ -36,6 +36,9 @@ CONSOLE = {
     ("POST", "/admin/login"),
     ("POST", "/admin/logout"),
     ("GET", "/admin"),
+    ("GET", "/admin/feedback"),
+    ("GET", "/admin/feedback/{feedback_id}"),
+    ("POST", "/admin/feedback/{feedback_id}"),
 }
 OUTSIDE_THE_API = {
     ("GET", "/healthz"),  # the liveness probe

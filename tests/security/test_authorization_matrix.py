@@ -289,6 +289,21 @@ async def read_feedback(world: World) -> Call:
     return Call("GET", f"/api/v1/feedback/{await _feedback(world)}")
 
 
+async def console_triage(world: World) -> Call:
+    feedback_id = await _feedback(world)
+    form = {"status": "done", "note": "shipped", "version": "1", "next": "/admin/feedback"}
+    return Call(
+        "POST",
+        f"/admin/feedback/{feedback_id}",
+        body={"data": form},
+        done=f"/admin/feedback?saved={feedback_id}",
+    )
+
+
+async def console_feedback_item(world: World) -> Call:
+    return Call("GET", f"/admin/feedback/{await _feedback(world)}")
+
+
 async def triage_feedback(world: World) -> Call:
     url = f"/api/v1/feedback/{await _feedback(world)}"
     return Call("PATCH", url, headers={"If-Match": '"1"'}, body={"json": {"status": "planned", "note": "ok"}})
@@ -374,6 +389,9 @@ ACCESS: dict[tuple[str, str], Rule] = {
     ("POST", "/admin/login"): Rule(PUBLIC, console_login),
     ("POST", "/admin/logout"): Rule(PUBLIC, console_logout),
     ("GET", "/admin"): Rule(CONSOLE_STAFF, get("/admin")),
+    ("GET", "/admin/feedback"): Rule(CONSOLE_STAFF, get("/admin/feedback?rating=3&status=new")),
+    ("GET", "/admin/feedback/{feedback_id}"): Rule(CONSOLE_STAFF, console_feedback_item),
+    ("POST", "/admin/feedback/{feedback_id}"): Rule(row(LOGIN, 403, 403, OK, OK), console_triage),
 }
 # A session caller ends its own session with these, so they run last, in this order.
 LAST = (("POST", "/admin/logout"), ("DELETE", "/api/v1/auth/session"))
