@@ -1,6 +1,7 @@
 // The feedback form, enhanced (templates/storefront/feedback_widget.html). Without this script
 // the form posts to /feedback and the next page says thank you; with it:
 // - the message shows how many characters are left, and screen readers hear it when typing pauses;
+// - a missing rating is pointed out at once, before anything is sent;
 // - the form is sent to /api/v1/feedback in the background, with the page's form token, and the
 //   thank-you message replaces it without leaving the page; refused fields are shown next to
 //   each field, as the page without script would show them.
@@ -104,11 +105,17 @@
       product_id: data.get("product_id") || null,
       website: data.get("website") || "",
     };
-    if (body.rating === null) delete body.rating;  // the server names the missing field
+    // shelf.js marks the form as being sent once this event reaches the document: undo that
+    // when the answer is in (or, when nothing was sent, right after the event).
     const release = () => {
       delete form.dataset.submitting;
       for (const button of form.querySelectorAll("button")) button.removeAttribute("aria-disabled");
     };
+    if (body.rating === null) {  // known before asking the server: say so at once
+      showErrors(form, [{ field: "rating", message: MESSAGES.rating }]);
+      window.setTimeout(release, 0);
+      return;
+    }
     let answer;
     try {
       answer = await fetch("/api/v1/feedback", {
