@@ -23,6 +23,10 @@ from shelf.catalog import api as catalog_api
 from shelf.catalog.categories import CategoryDirectory
 from shelf.catalog.queries import SqlProductReader
 from shelf.catalog.service import CacheTtls, CatalogService
+from shelf.feedback import api as feedback_api
+from shelf.feedback.queries import SqlFeedbackReader
+from shelf.feedback.service import FeedbackService
+from shelf.feedback.variants import NoFlagVariants
 from shelf.gateway.auth import AuthenticationMiddleware
 from shelf.gateway.body_limit import BodyLimitMiddleware
 from shelf.gateway.errors import ErrorBoundaryMiddleware
@@ -70,6 +74,7 @@ class Container:
     identity: IdentityService
     audit: AuditService
     analytics: AnalyticsService  # event capture, its durable buffer, the queries
+    feedback: FeedbackService
     rate_limiter: RateLimiter
     tracing: Tracing
     readiness: health.Readiness
@@ -159,6 +164,16 @@ def build_container(
         ),
         audit=AuditService(database.sessions),
         analytics=analytics,
+        feedback=FeedbackService(
+            uow,
+            SqlFeedbackReader(database.sessions, database.dialect),
+            clock,
+            # Which flag variants a storefront visitor had: none until the flags service is wired
+            # in here as FlagServiceVariants(<flags service>) (feedback/variants.py).
+            variants=NoFlagVariants(),
+            events=analytics,
+            email_retention=timedelta(days=settings.feedback_email_retention_days),
+        ),
         rate_limiter=rate_limiter,
         tracing=tracing,
         readiness=health.Readiness(
@@ -249,6 +264,7 @@ def create_app(
     app.include_router(audit_api.router)
     app.include_router(analytics_api.capture_router)
     app.include_router(analytics_api.router)
+    app.include_router(feedback_api.router)
     install_api_docs(app)
     describe_security(app)
     install_web(app, container)  # after the problem handlers: page errors wrap them

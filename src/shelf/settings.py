@@ -68,6 +68,7 @@ class Settings(BaseSettings):
     rate_limit_writes: Rate = "60/minute"
     rate_limit_auth: Rate = "20/minute"  # everything under /api/v1/auth/
     rate_limit_events: Rate = "100/second"  # event capture (PostHog SDKs, the tracker), per key or IP
+    rate_limit_feedback: Rate = "10/minute"  # feedback posts (API and storefront form), per key or IP
     rate_limit_bad_credentials: Rate = "30/minute"  # rejected tokens and keys, per client IP
     rate_limit_failed_logins_per_account: Rate = "10/hour"
     rate_limit_failed_logins_per_ip: Rate = "50/hour"
@@ -115,6 +116,10 @@ class Settings(BaseSettings):
     analytics_key_cache_seconds: float = Field(default=10, ge=0, le=300)  # capture keys, known answers
     analytics_redis_stream: str = "shelf:analytics:events"
     analytics_redis_claim_idle_seconds: float = Field(default=30, gt=0)  # take over a dead consumer's
+
+    # Feedback (see feedback/, ADR 0016): a submitter's email is personal data, kept this many days
+    # after the feedback was sent, then erased (the feedback itself stays).
+    feedback_email_retention_days: int = Field(default=180, ge=1, le=3650)
 
     @field_validator("cors_origins", mode="before")
     @classmethod

@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from shelf.audit.repository import AuditRepository, SqlAuditRepository
 from shelf.catalog.repository import ProductRepository, SqlProductRepository
+from shelf.feedback.repository import FeedbackRepository, SqlFeedbackRepository
 from shelf.identity.repository import (
     ApiKeyRepository,
     LoginRepository,
@@ -32,6 +33,7 @@ class UnitOfWork(Protocol):
     api_keys: ApiKeyRepository
     logins: LoginRepository
     audit: AuditRepository
+    feedback: FeedbackRepository
 
     async def __aenter__(self) -> Self: ...
     async def __aexit__(
@@ -55,6 +57,7 @@ class SqlUnitOfWork:
     api_keys: ApiKeyRepository
     logins: LoginRepository
     audit: AuditRepository
+    feedback: FeedbackRepository
 
     def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
         self._sessions = sessions
@@ -67,6 +70,7 @@ class SqlUnitOfWork:
         self.api_keys = SqlApiKeyRepository(self.session)
         self.logins = SqlLoginRepository(self.session)
         self.audit = SqlAuditRepository(self.session)
+        self.feedback = SqlFeedbackRepository(self.session)
         return self
 
     async def __aexit__(

@@ -24,6 +24,7 @@ STOREFRONT = {
     ("GET", "/products/{product_id}"),
     ("GET", "/products/{product_id}/{slug}"),
     ("GET", "/feedback"),
+    ("POST", "/feedback"),  # the feedback form without JavaScript (its script posts to the API)
     ("GET", "/cart"),
     ("POST", "/cart/items"),
     ("POST", "/cart/items/{product_id}"),
@@ -36,6 +37,9 @@ CONSOLE = {
     ("POST", "/admin/logout"),
     ("GET", "/admin"),
     ("GET", "/admin/system"),
+    ("GET", "/admin/feedback"),
+    ("GET", "/admin/feedback/{feedback_id}"),
+    ("POST", "/admin/feedback/{feedback_id}"),
 }
 OUTSIDE_THE_API = {
     ("GET", "/healthz"),  # the liveness probe

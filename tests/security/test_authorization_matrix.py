@@ -262,6 +262,53 @@ def capture_at(path: str) -> Recipe:
     return lambda _world: capture(path)
 
 
+# Feedback (feedback/, web/storefront/feedback.py): anyone may send it (a shopper with the page's
+# form token, an app with a key, staff), viewers read it, editors triage it.
+async def _feedback(world: World) -> str:
+    receipt = await world.container.feedback.submit_from_app(
+        SETUP, {"rating": 3, "text": "matrix", "distinct_id": "matrix"}, user_agent=None
+    )
+    return str(receipt.id)
+
+
+async def send_feedback(world: World) -> Call:
+    cookie, csrf = await _shopper(world)  # the storefront script's credentials; apps use their key
+    body = {"rating": 4, "text": "Nice shop", "distinct_id": "app-user-1", "page": "/products"}
+    headers = {"Cookie": f"{SHOPPER_COOKIE}={cookie}", "X-CSRF-Token": csrf}
+    return Call("POST", "/api/v1/feedback", headers=headers, body={"json": body})
+
+
+async def send_feedback_form(world: World) -> Call:
+    cookie, csrf = await _shopper(world)
+    form = {"rating": "4", "text": "Nice shop", "page": "/feedback", "csrf_token": csrf}
+    headers = {"Cookie": f"{SHOPPER_COOKIE}={cookie}"}
+    return Call("POST", "/feedback", headers=headers, body={"data": form}, done="/feedback?sent=1")
+
+
+async def read_feedback(world: World) -> Call:
+    return Call("GET", f"/api/v1/feedback/{await _feedback(world)}")
+
+
+async def console_triage(world: World) -> Call:
+    feedback_id = await _feedback(world)
+    form = {"status": "done", "note": "shipped", "version": "1", "next": "/admin/feedback"}
+    return Call(
+        "POST",
+        f"/admin/feedback/{feedback_id}",
+        body={"data": form},
+        done=f"/admin/feedback?saved={feedback_id}",
+    )
+
+
+async def console_feedback_item(world: World) -> Call:
+    return Call("GET", f"/admin/feedback/{await _feedback(world)}")
+
+
+async def triage_feedback(world: World) -> Call:
+    url = f"/api/v1/feedback/{await _feedback(world)}"
+    return Call("PATCH", url, headers={"If-Match": '"1"'}, body={"json": {"status": "planned", "note": "ok"}})
+
+
 @dataclass(frozen=True)
 class Rule:
     expect: dict[str, Outcome]
@@ -276,6 +323,8 @@ EVENTS_CAPTURE = row(401, OK, 403, 403, OK)  # client keys (and admins) send ana
 ANALYTICS_READ = row(401, 403, OK, OK, OK)
 CONSOLE_STAFF = row(LOGIN, 403, OK, OK, OK)  # console pages any member of staff may read
 CONSOLE_ADMIN = row(LOGIN, 403, 403, 403, OK)  # console pages for admins only
+FEEDBACK_READ = row(401, 403, OK, OK, OK)
+FEEDBACK_TRIAGE = row(401, 403, 403, OK, OK)
 
 # The one declaration of who may do what. Columns: anonymous, client, viewer, editor, admin.
 ACCESS: dict[tuple[str, str], Rule] = {
@@ -288,6 +337,13 @@ ACCESS: dict[tuple[str, str], Rule] = {
         ANALYTICS_READ, get("/api/v1/analytics/retention?start_event=a&return_event=b")
     ),
     ("GET", "/api/v1/analytics/top-products"): Rule(ANALYTICS_READ, get("/api/v1/analytics/top-products")),
+    # Feedback: sent by anyone (shoppers with the page's token, apps with a key), read by staff.
+    ("POST", "/api/v1/feedback"): Rule(PUBLIC, send_feedback),
+    ("POST", "/feedback"): Rule(PUBLIC, send_feedback_form),
+    ("GET", "/api/v1/feedback"): Rule(FEEDBACK_READ, get("/api/v1/feedback?rating_min=2&status=new")),
+    ("GET", "/api/v1/feedback/summary"): Rule(FEEDBACK_READ, get("/api/v1/feedback/summary?weeks=4")),
+    ("GET", "/api/v1/feedback/{feedback_id}"): Rule(FEEDBACK_READ, read_feedback),
+    ("PATCH", "/api/v1/feedback/{feedback_id}"): Rule(FEEDBACK_TRIAGE, triage_feedback),
     # Outside the API: the probes, the metrics and the API reference. A scraper reads /metrics
     # with SHELF_METRICS_TOKEN instead (tests/integration/monitoring/test_metrics_access.py).
     ("GET", "/healthz"): Rule(PUBLIC, get("/healthz")),
@@ -335,6 +391,9 @@ ACCESS: dict[tuple[str, str], Rule] = {
     ("POST", "/admin/logout"): Rule(PUBLIC, console_logout),
     ("GET", "/admin"): Rule(CONSOLE_STAFF, get("/admin")),
     ("GET", "/admin/system"): Rule(CONSOLE_ADMIN, get("/admin/system")),
+    ("GET", "/admin/feedback"): Rule(CONSOLE_STAFF, get("/admin/feedback?rating=3&status=new")),
+    ("GET", "/admin/feedback/{feedback_id}"): Rule(CONSOLE_STAFF, console_feedback_item),
+    ("POST", "/admin/feedback/{feedback_id}"): Rule(row(LOGIN, 403, 403, OK, OK), console_triage),
 }
 # A session caller ends its own session with these, so they run last, in this order.
 LAST = (("POST", "/admin/logout"), ("DELETE", "/api/v1/auth/session"))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from shelf.cli import apikeys, db, seed, serve, users
+from shelf.cli import apikeys, db, feedback, seed, serve, users
 
 app = typer.Typer(
     name="shelf",
@@ -18,6 +18,7 @@ app.add_typer(db.app, name="db")
 app.command("seed")(seed.seed)
 app.add_typer(users.app, name="users")
 app.add_typer(apikeys.app, name="apikeys")
+app.add_typer(feedback.app, name="feedback")
 
 
 def main() -> None:

@@ -38,9 +38,12 @@ class RoutePolicies:
     writes: RatePolicy
     auth: RatePolicy  # sign-in, token refresh, sessions
     events: RatePolicy | None = None  # event capture: SDKs send often, in batches
+    feedback: RatePolicy | None = None  # feedback posts: people write rarely, bots often
     auth_prefix: str = "/api/v1/auth/"
     # Where events are captured (the paths of shelf.analytics.api, which imports the gateway).
     event_paths: frozenset[str] = frozenset({"/batch/", "/capture/", "/e/", "/i/v0/e/", "/api/v1/events"})
+    # Where feedback is posted: the API (shelf.feedback.api) and the storefront's form (web/storefront).
+    feedback_paths: frozenset[str] = frozenset({"/api/v1/feedback", "/feedback"})
 
     @classmethod
     def from_settings(cls, settings: Settings) -> RoutePolicies:
@@ -50,6 +53,7 @@ class RoutePolicies:
             writes=RatePolicy.parse("writes", settings.rate_limit_writes),
             auth=RatePolicy.parse("auth", settings.rate_limit_auth),
             events=RatePolicy.parse("events", settings.rate_limit_events),
+            feedback=RatePolicy.parse("feedback", settings.rate_limit_feedback),
         )
 
     def for_request(self, method: str, path: str, *, authenticated: bool) -> RatePolicy:
@@ -57,6 +61,8 @@ class RoutePolicies:
             return self.auth
         if self.events is not None and path in self.event_paths:
             return self.events
+        if self.feedback is not None and method == "POST" and path in self.feedback_paths:
+            return self.feedback
         if method in WRITE_METHODS:
             return self.writes
         return self.authenticated if authenticated else self.anonymous

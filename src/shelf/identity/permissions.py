@@ -28,15 +28,21 @@ class Permission(enum.StrEnum):
     METRICS_READ = "metrics:read"  # /metrics and the console's System page (admins)
     EVENTS_CAPTURE = "events:capture"  # send analytics events (PostHog SDKs, the tracker, /api/v1/events)
     ANALYTICS_READ = "analytics:read"  # trends, funnels, retention, top products
+    # Feedback (feedback/, ADR 0016). Anyone may send feedback: storefront visitors with the page's
+    # form token (no role), apps with a client key, and staff. Emails are personal data: admins only.
+    FEEDBACK_SUBMIT = "feedback:submit"
+    FEEDBACK_READ = "feedback:read"  # the inbox, summaries (without emails)
+    FEEDBACK_TRIAGE = "feedback:triage"  # status and note
+    FEEDBACK_READ_PERSONAL = "feedback:read_personal"  # the email a submitter left
 
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.ADMIN: frozenset(Permission),
-    Role.EDITOR: frozenset(
-        {Permission.CATALOG_READ_ALL, Permission.CATALOG_WRITE, Permission.ANALYTICS_READ}
-    ),
-    Role.VIEWER: frozenset({Permission.CATALOG_READ_ALL, Permission.ANALYTICS_READ}),
-    Role.CLIENT: frozenset({Permission.EVENTS_CAPTURE}),
+    Role.EDITOR: frozenset({Permission.CATALOG_READ_ALL, Permission.CATALOG_WRITE, Permission.ANALYTICS_READ})
+    | {Permission.FEEDBACK_SUBMIT, Permission.FEEDBACK_READ, Permission.FEEDBACK_TRIAGE},
+    Role.VIEWER: frozenset({Permission.CATALOG_READ_ALL, Permission.ANALYTICS_READ})
+    | {Permission.FEEDBACK_SUBMIT, Permission.FEEDBACK_READ},
+    Role.CLIENT: frozenset({Permission.EVENTS_CAPTURE}) | {Permission.FEEDBACK_SUBMIT},
 }
 
 

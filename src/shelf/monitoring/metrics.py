@@ -122,6 +122,13 @@ FLAG_EVALUATIONS = Counter(
     "shelf_flag_evaluations", "Feature flag evaluations, by flag key and variant.", ["flag", "variant"]
 )
 
+# --- Feedback (feedback/service.py) -------------------------------------------------------------------
+FEEDBACK_SUBMISSIONS = Counter(
+    "shelf_feedback_submissions",
+    "Feedback submissions answered as received, by outcome (stored, or honeypot: a bot's, not stored).",
+    ["outcome"],
+)
+
 # --- Build ------------------------------------------------------------------------------------------------
 BUILD_INFO = Gauge(
     "shelf_build_info",

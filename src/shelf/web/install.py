@@ -12,6 +12,7 @@ from shelf.web.errors import install_page_errors
 from shelf.web.pages import Pages
 from shelf.web.shopper import ShopperCookies
 from shelf.web.storefront import cart as cart_views
+from shelf.web.storefront import feedback as feedback_views
 from shelf.web.storefront import views as storefront_views
 from shelf.web.storefront.shop import Shop
 
@@ -36,5 +37,6 @@ def install_web(app: FastAPI, container: Container) -> None:
     app.mount(assets.prefix, assets.files(), name="static")
     app.include_router(storefront_views.router)
     app.include_router(cart_views.router)
+    app.include_router(feedback_views.router)
     install_admin(app, pages)
     install_page_errors(app)

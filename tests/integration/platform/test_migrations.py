@@ -32,6 +32,7 @@ APP_TABLES = {
     "analytics_event_ids",
     "analytics_user_days",
     "analytics_product_days",
+    "feedback",
 }
 SEARCH_TABLES = {"products_fts", "product_search_rowids"}  # SQLite's FTS5 index, outside the models
 

@@ -119,7 +119,8 @@ async def test_a_product_page_at_its_readable_url(client: httpx.AsyncClient, con
     assert "&lt;b&gt;Not bold&lt;/b&gt;" in html  # the description is text, never markup
     assert "<dt>Organic</dt><dd>Yes</dd>" in html
     assert f'<link rel="canonical" href="{url}">' in html
-    assert f'href="/feedback?product={product["id"]}"' in html
+    assert '<form class="feedback-form" method="post" action="/feedback"' in html  # the feedback form
+    assert f'<input type="hidden" name="product_id" value="{product["id"]}">' in html
     assert 'max="3"' in html  # the quantity field allows what is in stock
     assert_self_contained(html)
 

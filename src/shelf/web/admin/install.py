@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from shelf.web.admin import auth, dashboard, system
+from shelf.web.admin import auth, dashboard, feedback, system
 from shelf.web.admin.guard import LoginRequired, login_redirect
 from shelf.web.admin.nav import visible_nav
 from shelf.web.admin.rendering import sentence
 from shelf.web.pages import Pages
 
 # Every router of the console; a new area adds its module's router here.
-ROUTERS = (auth.router, dashboard.router, system.router)
+ROUTERS = (auth.router, dashboard.router, feedback.router, system.router)
 
 
 def install_admin(app: FastAPI, pages: Pages) -> None:

@@ -28,6 +28,12 @@ class NavEntry:
 # add their line here.
 NAV: list[NavEntry] = [
     NavEntry("Dashboard", "/admin", Permission.CATALOG_READ_ALL, "The catalog at a glance."),
+    NavEntry(
+        "Feedback",
+        "/admin/feedback",
+        Permission.FEEDBACK_READ,
+        "What shoppers and apps tell you, with the page, product and flag variants; triage it.",
+    ),
     NavEntry("System", "/admin/system", Permission.METRICS_READ, "Throughput, latency, errors, cache."),
 ]
 

@@ -111,14 +111,3 @@ def _product_page(request: Request, pages: PagesDep, found: ProductRead) -> Resp
         "storefront/product.html",
         {"product": found, "canonical_url": product_url(found), "feedback_url": feedback_url(found)},
     )
-
-
-@router.get("/feedback")
-async def feedback(request: Request, pages: PagesDep, shop: ShopDep, product: str | None = None) -> Response:
-    """The entry point of product feedback; the feedback feature fills in the form."""
-    about = await shop.product(product) if product else None
-    return pages.render(
-        request,
-        "storefront/feedback.html",
-        {"product": about, "product_url": product_url(about) if about else None},
-    )
