@@ -35,6 +35,13 @@ CONSOLE = {
     ("POST", "/admin/login"),
     ("POST", "/admin/logout"),
     ("GET", "/admin"),
+    ("GET", "/admin/products"),
+    ("POST", "/admin/products/status"),
+    ("GET", "/admin/products/new"),
+    ("POST", "/admin/products/new"),
+    ("GET", "/admin/products/{product_id}"),
+    ("POST", "/admin/products/{product_id}"),
+    ("POST", "/admin/products/{product_id}/delete"),
 }
 OUTSIDE_THE_API = {
     ("GET", "/healthz"),  # the liveness probe

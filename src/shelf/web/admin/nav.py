@@ -28,6 +28,7 @@ class NavEntry:
 # add their line here.
 NAV: list[NavEntry] = [
     NavEntry("Dashboard", "/admin", Permission.CATALOG_READ_ALL, "The catalog at a glance."),
+    NavEntry("Products", "/admin/products", Permission.CATALOG_READ_ALL, "Search, edit and publish."),
 ]
 
 
