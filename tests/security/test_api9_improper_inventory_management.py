@@ -42,6 +42,13 @@ CONSOLE = {
     ("GET", "/admin/products/{product_id}"),
     ("POST", "/admin/products/{product_id}"),
     ("POST", "/admin/products/{product_id}/delete"),
+    ("GET", "/admin/users"),
+    ("POST", "/admin/users"),
+    ("POST", "/admin/users/{user_id}"),
+    ("GET", "/admin/apikeys"),
+    ("POST", "/admin/apikeys"),
+    ("POST", "/admin/apikeys/{key_id}/revoke"),
+    ("GET", "/admin/audit"),
 }
 OUTSIDE_THE_API = {
     ("GET", "/healthz"),  # the liveness probe

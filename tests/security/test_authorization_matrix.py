@@ -292,6 +292,29 @@ async def console_delete_product(world: World) -> Call:
     )
 
 
+async def console_create_user(_world: World) -> Call:
+    form = {
+        "email": f"console-{next(_unique)}@security.test",
+        "password": "a long unusual phrase",
+        "role": "viewer",
+    }
+    return Call("POST", "/admin/users", body={"data": form}, done="/admin/users?created=1")
+
+
+async def console_update_user(world: World) -> Call:
+    url = f"/admin/users/{world.target_user_id}"
+    return Call("POST", url, body={"data": {"role": "editor"}}, done="/admin/users?updated=1")
+
+
+async def console_create_api_key(_world: World) -> Call:
+    return Call("POST", "/admin/apikeys", body={"data": {"name": "matrix console", "role": "client"}})
+
+
+async def console_revoke_api_key(world: World) -> Call:
+    url = f"/admin/apikeys/{await world.api_key_id()}/revoke"
+    return Call("POST", url, done="/admin/apikeys?revoked=1")
+
+
 async def capture(path: str) -> Call:
     body = {"batch": [{"event": "matrix", "distinct_id": "someone", "uuid": str(uuid.uuid4())}]}
     if path == "/api/v1/events":
@@ -317,6 +340,7 @@ EVENTS_CAPTURE = row(401, OK, 403, 403, OK)  # client keys (and admins) send ana
 ANALYTICS_READ = row(401, 403, OK, OK, OK)
 CONSOLE_STAFF = row(LOGIN, 403, OK, OK, OK)  # console pages any member of staff may read
 CONSOLE_CATALOG_WRITE = row(LOGIN, 403, 403, OK, OK)
+CONSOLE_ADMIN = row(LOGIN, 403, 403, 403, OK)
 
 # The one declaration of who may do what. Columns: anonymous, client, viewer, editor, admin.
 ACCESS: dict[tuple[str, str], Rule] = {
@@ -382,6 +406,13 @@ ACCESS: dict[tuple[str, str], Rule] = {
     ("GET", "/admin/products/{product_id}"): Rule(CONSOLE_STAFF, console_product),
     ("POST", "/admin/products/{product_id}"): Rule(CONSOLE_CATALOG_WRITE, console_save_product),
     ("POST", "/admin/products/{product_id}/delete"): Rule(CONSOLE_CATALOG_WRITE, console_delete_product),
+    ("GET", "/admin/users"): Rule(CONSOLE_ADMIN, get("/admin/users")),
+    ("POST", "/admin/users"): Rule(CONSOLE_ADMIN, console_create_user),
+    ("POST", "/admin/users/{user_id}"): Rule(CONSOLE_ADMIN, console_update_user),
+    ("GET", "/admin/apikeys"): Rule(CONSOLE_ADMIN, get("/admin/apikeys")),
+    ("POST", "/admin/apikeys"): Rule(CONSOLE_ADMIN, console_create_api_key),
+    ("POST", "/admin/apikeys/{key_id}/revoke"): Rule(CONSOLE_ADMIN, console_revoke_api_key),
+    ("GET", "/admin/audit"): Rule(CONSOLE_ADMIN, get("/admin/audit?entity_type=product")),
 }
 # A session caller ends its own session with these, so they run last, in this order.
 LAST = (("POST", "/admin/logout"), ("DELETE", "/api/v1/auth/session"))

@@ -4,14 +4,22 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from shelf.web.admin import auth, dashboard, product_editor, products
+from shelf.web.admin import apikeys, audit, auth, dashboard, product_editor, products, users
 from shelf.web.admin.guard import LoginRequired, login_redirect
 from shelf.web.admin.nav import visible_nav
 from shelf.web.admin.rendering import sentence, when
 from shelf.web.pages import Pages
 
 # Every router of the console; a new area adds its module's router here.
-ROUTERS = (auth.router, dashboard.router, products.router, product_editor.router)
+ROUTERS = (
+    auth.router,
+    dashboard.router,
+    products.router,
+    product_editor.router,
+    users.router,
+    apikeys.router,
+    audit.router,
+)
 
 
 def install_admin(app: FastAPI, pages: Pages) -> None:
