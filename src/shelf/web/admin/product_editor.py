@@ -29,6 +29,8 @@ from shelf.platform.errors import InvalidInput, PreconditionFailed
 from shelf.web.admin.guard import AdminRoute, CatalogEditor, Staff
 from shelf.web.admin.product_form import (
     CURRENCIES,
+    LABELS,
+    PRODUCT_FIELDS,
     STATUSES,
     ProductForm,
     field_errors,
@@ -39,18 +41,6 @@ from shelf.web.pages import principal_of
 
 router = APIRouter(route_class=AdminRoute, include_in_schema=False, default_response_class=HTMLResponse)
 TEMPLATE = "admin/products/form.html"
-FORM_ORDER = (
-    "name",
-    "sku",
-    "description",
-    "tags",
-    "attributes",
-    "status",
-    "price",
-    "currency",
-    "category",
-    "stock",
-)
 
 
 def _product_id(raw: str) -> uuid.UUID:
@@ -78,7 +68,11 @@ def _form_page(
         {
             "form": form,
             "product": product,
-            "errors": _in_form_order(errors or {}),
+            "errors": errors or {},
+            "summary": {
+                name: f"{LABELS.get(name, 'Form')}: {text}"
+                for name, text in _in_form_order(errors or {}).items()
+            },
             "conflict": conflict,
             "message": message,
             "notice": notice,
@@ -92,9 +86,8 @@ def _form_page(
 
 def _in_form_order(errors: dict[str, str]) -> dict[str, str]:
     """The error summary lists the fields in the order the form shows them."""
-    return dict(
-        sorted(errors.items(), key=lambda item: FORM_ORDER.index(item[0]) if item[0] in FORM_ORDER else 99)
-    )
+    order = {name: place for place, name in enumerate(PRODUCT_FIELDS)}
+    return dict(sorted(errors.items(), key=lambda item: order.get(item[0], len(order))))
 
 
 @router.get("/admin/products/new")

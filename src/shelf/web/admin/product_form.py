@@ -116,18 +116,20 @@ class ProductForm:
         }
 
 
-PRODUCT_FIELDS = (
-    "name",
-    "sku",
-    "description",
-    "price",
-    "currency",
-    "status",
-    "category",
-    "tags",
-    "stock",
-    "attributes",
-)
+# The form's fields, in the order it shows them, with their labels.
+LABELS = {
+    "name": "Name",
+    "sku": "SKU",
+    "description": "Description",
+    "tags": "Tags",
+    "attributes": "Attributes",
+    "status": "Status",
+    "price": "Price",
+    "currency": "Currency",
+    "category": "Category",
+    "stock": "Stock",
+}
+PRODUCT_FIELDS = tuple(LABELS)
 
 
 def _normal(name: str, value: str) -> str:
@@ -146,10 +148,9 @@ def _attribute_text(value: object) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     text = str(value)
-    if isinstance(value, str) and (
-        text in ("true", "false") or _INTEGER.fullmatch(text) or _DECIMAL.fullmatch(text)
-    ):
-        return f'"{text}"'  # text that would read as a number or a yes/no: quoted, so it stays text
+    if isinstance(value, str) and (_attribute_value(text) != text or text != text.strip()):
+        # Text that would read back as something else (a number, yes/no, trimmed): quoted.
+        return f'"{text}"'
     return text
 
 
