@@ -21,6 +21,7 @@ from shelf.audit.service import AuditService
 from shelf.cart.service import CartService
 from shelf.catalog import api as catalog_api
 from shelf.catalog.categories import CategoryDirectory
+from shelf.catalog.overview import CatalogOverview
 from shelf.catalog.queries import SqlProductReader
 from shelf.catalog.service import CacheTtls, CatalogService
 from shelf.feedback import api as feedback_api
@@ -80,6 +81,11 @@ class Container:
     readiness: health.Readiness
     monitoring: MonitoringService
     pool_metrics: PoolMetrics
+
+    @cached_property
+    def catalog_overview(self) -> CatalogOverview:
+        """The admin console dashboard's figures, cached with the catalog's list pages."""
+        return CatalogOverview(self.database.sessions, self.cache, self.settings.cache_page_ttl_seconds)
 
     @cached_property
     def cart(self) -> CartService:

@@ -40,6 +40,20 @@ CONSOLE = {
     ("GET", "/admin/feedback"),
     ("GET", "/admin/feedback/{feedback_id}"),
     ("POST", "/admin/feedback/{feedback_id}"),
+    ("GET", "/admin/products"),
+    ("POST", "/admin/products/status"),
+    ("GET", "/admin/products/new"),
+    ("POST", "/admin/products/new"),
+    ("GET", "/admin/products/{product_id}"),
+    ("POST", "/admin/products/{product_id}"),
+    ("POST", "/admin/products/{product_id}/delete"),
+    ("GET", "/admin/users"),
+    ("POST", "/admin/users"),
+    ("POST", "/admin/users/{user_id}"),
+    ("GET", "/admin/apikeys"),
+    ("POST", "/admin/apikeys"),
+    ("POST", "/admin/apikeys/{key_id}/revoke"),
+    ("GET", "/admin/audit"),
 }
 OUTSIDE_THE_API = {
     ("GET", "/healthz"),  # the liveness probe

@@ -62,7 +62,7 @@ class Call:
     url: str
     headers: dict[str, str] = field(default_factory=dict)
     body: dict[str, Any] = field(default_factory=dict)  # httpx keyword arguments: json=, data=, ...
-    done: str | None = None  # a console form post: "allow" is a 303 to exactly this location
+    done: str | re.Pattern[str] | None = None  # a console form post: "allow" is a 303 to exactly this
 
 
 _unique = itertools.count(1)
@@ -251,6 +251,70 @@ async def console_logout(_world: World) -> Call:
     return Call("POST", "/admin/logout", done="/admin/login?signed_out=1")
 
 
+def console_product_form(**overrides: str) -> dict[str, str]:
+    form = {"name": "Matrix Lamp", "sku": f"MATRIX-{next(_unique)}", "price": "12.00", "currency": "EUR"}
+    return form | {"status": "draft", "stock": "1", "tags": "lamp, brass"} | overrides
+
+
+async def console_bulk_status(world: World) -> Call:
+    product_id, _etag = await world.product()
+    form = {"product": f"{product_id}:1", "status": "archived", "return_to": "/admin/products?status=active"}
+    done = "/admin/products?status=active&changed=1&unchanged=0&to=archived"
+    return Call("POST", "/admin/products/status", body={"data": form}, done=done)
+
+
+async def console_create_product(_world: World) -> Call:
+    form = console_product_form(idempotency_key=str(uuid.uuid4()))
+    done = re.compile(r"/admin/products/[0-9a-f-]{36}\?created=1")
+    return Call("POST", "/admin/products/new", body={"data": form}, done=done)
+
+
+async def console_product(world: World) -> Call:
+    return Call("GET", f"/admin/products/{world.draft_id}")
+
+
+async def console_save_product(world: World) -> Call:
+    product_id, _etag = await world.product()
+    form = console_product_form(version="1", status="active")
+    return Call(
+        "POST",
+        f"/admin/products/{product_id}",
+        body={"data": form},
+        done=f"/admin/products/{product_id}?saved=1",
+    )
+
+
+async def console_delete_product(world: World) -> Call:
+    product_id, _etag = await world.product()
+    form = {"version": "1", "confirm": "yes"}
+    return Call(
+        "POST", f"/admin/products/{product_id}/delete", body={"data": form}, done="/admin/products?deleted=1"
+    )
+
+
+async def console_create_user(_world: World) -> Call:
+    form = {
+        "email": f"console-{next(_unique)}@security.test",
+        "password": "a long unusual phrase",
+        "role": "viewer",
+    }
+    return Call("POST", "/admin/users", body={"data": form}, done="/admin/users?created=1")
+
+
+async def console_update_user(world: World) -> Call:
+    url = f"/admin/users/{world.target_user_id}"
+    return Call("POST", url, body={"data": {"role": "editor"}}, done="/admin/users?updated=1")
+
+
+async def console_create_api_key(_world: World) -> Call:
+    return Call("POST", "/admin/apikeys", body={"data": {"name": "matrix console", "role": "client"}})
+
+
+async def console_revoke_api_key(world: World) -> Call:
+    url = f"/admin/apikeys/{await world.api_key_id()}/revoke"
+    return Call("POST", url, done="/admin/apikeys?revoked=1")
+
+
 async def capture(path: str) -> Call:
     body = {"batch": [{"event": "matrix", "distinct_id": "someone", "uuid": str(uuid.uuid4())}]}
     if path == "/api/v1/events":
@@ -322,9 +386,10 @@ ADMIN_ONLY = row(401, 403, 403, 403, OK)
 EVENTS_CAPTURE = row(401, OK, 403, 403, OK)  # client keys (and admins) send analytics events
 ANALYTICS_READ = row(401, 403, OK, OK, OK)
 CONSOLE_STAFF = row(LOGIN, 403, OK, OK, OK)  # console pages any member of staff may read
-CONSOLE_ADMIN = row(LOGIN, 403, 403, 403, OK)  # console pages for admins only
 FEEDBACK_READ = row(401, 403, OK, OK, OK)
 FEEDBACK_TRIAGE = row(401, 403, 403, OK, OK)
+CONSOLE_CATALOG_WRITE = row(LOGIN, 403, 403, OK, OK)
+CONSOLE_ADMIN = row(LOGIN, 403, 403, 403, OK)
 
 # The one declaration of who may do what. Columns: anonymous, client, viewer, editor, admin.
 ACCESS: dict[tuple[str, str], Rule] = {
@@ -394,6 +459,20 @@ ACCESS: dict[tuple[str, str], Rule] = {
     ("GET", "/admin/feedback"): Rule(CONSOLE_STAFF, get("/admin/feedback?rating=3&status=new")),
     ("GET", "/admin/feedback/{feedback_id}"): Rule(CONSOLE_STAFF, console_feedback_item),
     ("POST", "/admin/feedback/{feedback_id}"): Rule(row(LOGIN, 403, 403, OK, OK), console_triage),
+    ("GET", "/admin/products"): Rule(CONSOLE_STAFF, get("/admin/products?status=draft&sort=name")),
+    ("POST", "/admin/products/status"): Rule(CONSOLE_CATALOG_WRITE, console_bulk_status),
+    ("GET", "/admin/products/new"): Rule(CONSOLE_CATALOG_WRITE, get("/admin/products/new")),
+    ("POST", "/admin/products/new"): Rule(CONSOLE_CATALOG_WRITE, console_create_product),
+    ("GET", "/admin/products/{product_id}"): Rule(CONSOLE_STAFF, console_product),
+    ("POST", "/admin/products/{product_id}"): Rule(CONSOLE_CATALOG_WRITE, console_save_product),
+    ("POST", "/admin/products/{product_id}/delete"): Rule(CONSOLE_CATALOG_WRITE, console_delete_product),
+    ("GET", "/admin/users"): Rule(CONSOLE_ADMIN, get("/admin/users")),
+    ("POST", "/admin/users"): Rule(CONSOLE_ADMIN, console_create_user),
+    ("POST", "/admin/users/{user_id}"): Rule(CONSOLE_ADMIN, console_update_user),
+    ("GET", "/admin/apikeys"): Rule(CONSOLE_ADMIN, get("/admin/apikeys")),
+    ("POST", "/admin/apikeys"): Rule(CONSOLE_ADMIN, console_create_api_key),
+    ("POST", "/admin/apikeys/{key_id}/revoke"): Rule(CONSOLE_ADMIN, console_revoke_api_key),
+    ("GET", "/admin/audit"): Rule(CONSOLE_ADMIN, get("/admin/audit?entity_type=product")),
 }
 # A session caller ends its own session with these, so they run last, in this order.
 LAST = (("POST", "/admin/logout"), ("DELETE", "/api/v1/auth/session"))
@@ -457,8 +536,10 @@ async def credentials(
     return {"Cookie": f"shelf_session={cookie}", "X-CSRF-Token": started.json()["csrf_token"]}
 
 
-def _redirect(response: httpx.Response, location: str) -> str | None:
-    if response.status_code == 303 and response.headers.get("location") == location:
+def _redirect(response: httpx.Response, location: str | re.Pattern[str]) -> str | None:
+    given = response.headers.get("location", "")
+    matches = location.fullmatch(given) if isinstance(location, re.Pattern) else given == location
+    if response.status_code == 303 and matches:
         return None
     return f"expected a 303 to {location}, got {response.status_code} {response.headers.get('location')}"
 

@@ -20,7 +20,10 @@ from shelf.platform.cache import Cache
 MAX_CATEGORIES = 200
 
 
-async def active_categories(session: AsyncSession, limit: int = MAX_CATEGORIES) -> list[str]:
+async def active_categories(
+    session: AsyncSession, limit: int = MAX_CATEGORIES, *, sold_only: bool = True
+) -> list[str]:
+    """Categories in order; with ``sold_only=False`` every category any product has (for staff)."""
     found: list[str] = []
     after: str | None = None
     while len(found) < limit:
@@ -31,7 +34,7 @@ async def active_categories(session: AsyncSession, limit: int = MAX_CATEGORIES) 
         if category is None:
             break
         sold = exists().where(Product.category == category, Product.status == ProductStatus.ACTIVE.value)
-        if await session.scalar(select(sold)):
+        if not sold_only or await session.scalar(select(sold)):
             found.append(category)
         after = category
     return found
@@ -46,12 +49,19 @@ class CategoryDirectory:
         self._ttl_seconds = ttl_seconds
 
     async def active(self) -> list[str]:
-        key = f"{await self._cache.scope(PAGES)}categories"
+        return await self._read("categories", sold_only=True)
+
+    async def all(self) -> list[str]:
+        """Every category in use, drafts' and archived products' too (the console's filters)."""
+        return await self._read("categories:all", sold_only=False)
+
+    async def _read(self, name: str, *, sold_only: bool) -> list[str]:
+        key = f"{await self._cache.scope(PAGES)}{name}"
         cached = await self._cache.get(key)
         if cached is not None:
             categories: list[str] = json.loads(cached)
             return categories
         async with self._sessions() as session:
-            categories = await active_categories(session)
+            categories = await active_categories(session, sold_only=sold_only)
         await self._cache.set(key, json.dumps(categories).encode(), self._ttl_seconds)
         return categories

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, Literal, Protocol
@@ -21,7 +21,7 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from shelf.analytics.emitter import EventEmitter, NullEmitter
 from shelf.audit.service import record
-from shelf.catalog.errors import DuplicateSku, IdempotencyKeyReused, ProductNotFound
+from shelf.catalog.errors import DuplicateSku, IdempotencyKeyReused, ProductNotFound, SelectionChanged
 from shelf.catalog.models import Product, ProductStatus
 from shelf.catalog.queries import ProductQuery
 from shelf.catalog.schemas import ProductCreate, ProductPage, ProductRead, ProductWrite
@@ -33,6 +33,8 @@ from shelf.platform.idempotency import IdempotencyRecord, request_fingerprint
 from shelf.platform.ids import new_id
 from shelf.platform.jsonutil import dumps, loads
 from shelf.uow import UnitOfWork, UnitOfWorkFactory
+
+MAX_SELECTION = 100  # products changed by one bulk action (a console page shows at most 100)
 
 
 def etag_for(version: int) -> str:
@@ -62,6 +64,20 @@ class Preconditions:
                 "the product changed since you read it: fetch it again and reapply your change",
                 current_etag=current_etag,
             )
+
+
+@dataclass(frozen=True)
+class Seen:
+    """A product as a caller last saw it: its id and version (what ``If-Match`` says for one)."""
+
+    product_id: uuid.UUID
+    version: int
+
+
+@dataclass(frozen=True)
+class StatusChanged:
+    changed: int
+    unchanged: int  # already in the status asked for
 
 
 @dataclass(frozen=True)
@@ -239,14 +255,32 @@ class CatalogService:
                 "a merge patch must be a JSON object",
                 [{"field": "body", "message": "expected a JSON object"}],
             )
+        return await self._write(
+            principal, product_id, preconditions, lambda current: merge_patch(current, patch)
+        )
+
+    async def replace_product(
+        self, principal: Principal, product_id: uuid.UUID, payload: Any, preconditions: Preconditions
+    ) -> tuple[dict[str, Any], str]:
+        """The whole product as ``payload`` says (what the console's edit form sends): a field it
+        leaves out takes its default, unlike a merge patch, which keeps what it does not name."""
+        principal.require(Permission.CATALOG_WRITE)
+        return await self._write(principal, product_id, preconditions, lambda _current: payload)
+
+    async def _write(
+        self,
+        principal: Principal,
+        product_id: uuid.UUID,
+        preconditions: Preconditions,
+        new_state: Callable[[dict[str, Any]], Any],
+    ) -> tuple[dict[str, Any], str]:
         async with self._uow() as uow:
             product = await uow.products.get(product_id)
             if product is None:
                 raise ProductNotFound
             preconditions.check(etag_for(product.version))
             current = ProductWrite.model_validate(_writable(product))
-            merged = merge_patch(_writable(product), patch)
-            updated = ProductWrite.model_validate(merged)
+            updated = ProductWrite.model_validate(new_state(_writable(product)))
             if updated == current:
                 return _body(product), etag_for(product.version)
             if updated.sku != product.sku and await uow.products.sku_taken(
@@ -307,6 +341,62 @@ class CatalogService:
                 raise PreconditionFailed("the product changed while it was being deleted") from None
             await self._forget(product_id)
             await self._emit("product_deleted", principal, product)
+
+    async def change_status(
+        self, principal: Principal, selection: Sequence[Seen], status: ProductStatus | str
+    ) -> StatusChanged:
+        """Give every selected product ``status``, in one transaction, or none of them.
+
+        Each product must still be at the version the caller saw (``Seen``): if any changed or was
+        deleted meanwhile, nothing is written and ``SelectionChanged`` says which. Products already
+        in ``status`` are left as they are (no new version, no audit entry). Each change is audited,
+        forgotten by the cache and emitted like a single update.
+        """
+        principal.require(Permission.CATALOG_WRITE)
+        try:
+            target = ProductStatus(status)
+        except ValueError:
+            raise InvalidInput(
+                f"'{status}' is not a status",
+                [{"field": "status", "message": "must be draft, active or archived"}],
+            ) from None
+        seen = {item.product_id: item.version for item in selection}  # a product chosen twice counts once
+        if not 1 <= len(seen) <= MAX_SELECTION:
+            raise InvalidInput(
+                f"choose 1 to {MAX_SELECTION} products",
+                [{"field": "products", "message": f"choose 1 to {MAX_SELECTION} products"}],
+            )
+        async with self._uow() as uow:
+            found = {product_id: await uow.products.get(product_id) for product_id in seen}
+            products = [product for product in found.values() if product is not None]
+            stale = [product.name for product in products if product.version != seen[product.id]]
+            if stale or len(products) < len(seen):
+                raise SelectionChanged(stale, len(seen) - len(products))
+            changed = [product for product in products if product.status != target]
+            for product in changed:
+                before = _body(product)
+                product.status = target.value
+                product.updated_at = self._clock.now()
+                product.version += 1
+                record(
+                    uow.audit,
+                    self._clock,
+                    principal,
+                    "product.update",
+                    entity=("product", product.id),
+                    before=before,
+                    after=_body(product),
+                )
+            if changed:
+                try:
+                    await uow.commit()
+                except StaleDataError:
+                    raise SelectionChanged([], 0) from None
+        if changed:
+            await self._forget(*(product.id for product in changed))
+            for product in changed:
+                await self._emit("product_updated", principal, product)
+        return StatusChanged(changed=len(changed), unchanged=len(products) - len(changed))
 
     async def _emit(self, event: str, principal: Principal, product: Product) -> None:
         await self._events.emit(
@@ -371,10 +461,11 @@ class CatalogService:
 
         return await self._flight.run(f"{key}@{writes}", load_and_store)
 
-    async def _forget(self, product_id: uuid.UUID) -> None:
-        """After a commit: drop the product in both visibilities and retire every cached page."""
+    async def _forget(self, *product_ids: uuid.UUID) -> None:
+        """After a commit: drop the products in both visibilities and retire every cached page."""
         self._writes += 1
-        await self._cache.delete(*(product_key(visibility, product_id) for visibility in VISIBILITIES))
+        keys = [product_key(visibility, each) for each in product_ids for visibility in VISIBILITIES]
+        await self._cache.delete(*keys)
         await self._cache.invalidate(PAGES)
 
 

@@ -113,6 +113,26 @@ def shop(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Shop]:
         yield shop
 
 
+# The admin console's people ------------------------------------------------------------------
+CONSOLE_PASSWORD = "a long unusual browser phrase"
+
+
+@pytest.fixture(scope="session")
+def console_users(shop: Shop) -> dict[str, str]:
+    """One console user per role on the server's database, made as a new admin would: ``shelf users
+    create``. By role: ``{"admin": "admin@browser.test", ...}``; the password is ``CONSOLE_PASSWORD``."""
+    emails = {}
+    for role in ("admin", "editor", "viewer"):
+        email = f"{role}@browser.test"
+        done = shelf(
+            "users", "create", "--email", email, "--role", role, "--password-stdin",
+            database_url=shop.database_url, stdin=CONSOLE_PASSWORD + "\n",
+        )  # fmt: skip
+        assert done.returncode == 0, done.stderr
+        emails[role] = email
+    return emails
+
+
 @pytest.fixture(scope="session")
 async def browser() -> AsyncIterator[Browser]:
     if not os.access(CHROMIUM, os.X_OK):

@@ -4,37 +4,11 @@ from __future__ import annotations
 
 import re
 
-import pytest
 from playwright.async_api import Page, expect
 
-from tests.e2e.browser.conftest import BROWSER_TESTS, Shop
-from tests.process import shelf
+from tests.e2e.browser.conftest import BROWSER_TESTS, CONSOLE_PASSWORD, Shop
 
 pytestmark = BROWSER_TESTS
-PASSWORD = "a long unusual browser phrase"
-
-
-@pytest.fixture(scope="session")
-def console_users(shop: Shop) -> dict[str, str]:
-    """One user per role on the server's database, created with ``shelf users create``."""
-    emails = {}
-    for role in ("admin", "editor", "viewer"):
-        email = f"{role}@browser.test"
-        done = shelf(
-            "users", "create", "--email", email, "--role", role, "--password-stdin",
-            database_url=shop.database_url, stdin=PASSWORD + "\n",
-        )  # fmt: skip
-        assert done.returncode == 0, done.stderr
-        emails[role] = email
-    return emails
-
-
-async def log_in(page: Page, shop: Shop, email: str, next_path: str = "/admin") -> None:
-    await page.goto(shop.url(f"/admin/login?next={next_path}"))
-    await page.get_by_label("Email").fill(email)
-    await page.get_by_label("Password").fill(PASSWORD)
-    await page.get_by_role("button", name="Log in").click()
-    await expect(page).to_have_url(shop.url(next_path))
 
 
 async def test_log_in_after_a_wrong_password_and_log_out(
@@ -53,7 +27,7 @@ async def test_log_in_after_a_wrong_password_and_log_out(
     await expect(page.get_by_label("Email")).to_have_value(console_users["editor"])
     await expect(page.get_by_label("Password")).to_have_value("")
 
-    await page.get_by_label("Password").fill(PASSWORD)
+    await page.get_by_label("Password").fill(CONSOLE_PASSWORD)
     await page.get_by_role("button", name="Log in").click()
     await expect(page).to_have_url(shop.url("/admin"))
     await expect(page.get_by_role("heading", level=1)).to_have_text("Dashboard")

@@ -28,6 +28,10 @@ class NavEntry:
 # add their line here.
 NAV: list[NavEntry] = [
     NavEntry("Dashboard", "/admin", Permission.CATALOG_READ_ALL, "The catalog at a glance."),
+    NavEntry("Products", "/admin/products", Permission.CATALOG_READ_ALL, "Search, edit and publish."),
+    NavEntry("Users", "/admin/users", Permission.USERS_MANAGE, "Who signs in, with which role."),
+    NavEntry("API keys", "/admin/apikeys", Permission.API_KEYS_MANAGE, "Keys for programs and shops."),
+    NavEntry("Audit log", "/admin/audit", Permission.AUDIT_READ, "Every change: who, when, what."),
     NavEntry(
         "Feedback",
         "/admin/feedback",

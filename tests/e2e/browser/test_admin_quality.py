@@ -1,0 +1,139 @@
+"""What every console page must be: light, labelled, readable, keyboard-friendly, phone-sized."""
+
+from __future__ import annotations
+
+import pytest
+from playwright.async_api import Browser, Page
+
+from tests.e2e.browser.conftest import BROWSER_TESTS, DESKTOP, PHONE, Shop
+from tests.e2e.browser.console import log_in
+from tests.e2e.browser.test_storefront_quality import CONTRAST, MAX_OWN_CSS_AND_JS_BYTES, _tab_stops
+
+pytestmark = BROWSER_TESTS
+
+
+def console_pages(shop: Shop) -> dict[str, str]:
+    return {
+        "dashboard": "/admin",
+        "products": "/admin/products",
+        "filtered": "/admin/products?q=glacier&status=active&sort=-price",
+        "new product": "/admin/products/new",
+        "product": f"/admin/products/{shop.product_ids['BROWSER-MUG']}",
+        "users": "/admin/users",
+        "api keys": "/admin/apikeys",
+        "audit log": "/admin/audit",
+        "missing": "/admin/no-such-page",
+    }
+
+
+async def test_no_console_page_carries_more_than_100_kb_of_its_own_css_and_javascript(
+    page: Page, shop: Shop, console_users: dict[str, str]
+) -> None:
+    await page.goto(shop.url("/admin/login"))
+    weights: dict[str, int] = {}
+    await log_in(page, shop, console_users["admin"])
+    for name, path in {"login": "/admin/login", **console_pages(shop)}.items():
+        await page.goto(shop.url(path), wait_until="load")
+        own = await page.evaluate(
+            """() => performance.getEntriesByType("resource")
+                .filter(entry => /\\.(css|js)(\\?|$)/.test(new URL(entry.name).pathname + "?"))
+                .map(entry => [entry.name, entry.decodedBodySize])"""
+        )
+        assert {url.split("?")[0].rsplit("/", 1)[1] for url, _ in own} == {
+            "shelf.css",
+            "admin.css",
+            "shelf.js",
+            "admin.js",
+        }
+        assert all(url.startswith(shop.base_url) and size > 0 for url, size in own), own
+        weights[name] = sum(size for _url, size in own)
+    print("own CSS+JS bytes per console page:", weights)  # noqa: T201 - the figure docs/performance.md quotes
+    assert not {name: size for name, size in weights.items() if size > MAX_OWN_CSS_AND_JS_BYTES}
+
+
+async def test_every_control_is_labelled_and_every_page_has_its_landmarks(
+    page: Page, shop: Shop, console_users: dict[str, str]
+) -> None:
+    await log_in(page, shop, console_users["admin"])
+    for name, path in console_pages(shop).items():
+        await page.goto(shop.url(path))
+        unlabelled = await page.eval_on_selector_all(
+            "input:not([type=hidden]), select, textarea, button",
+            """controls => controls
+                .filter(c => !(c.labels?.length || c.getAttribute("aria-label")
+                               || (c.tagName === "BUTTON" && c.innerText.trim())))
+                .map(c => c.outerHTML)""",
+        )
+        assert not unlabelled, f"{name}: {unlabelled}"
+        for landmark in ("banner", "main", "contentinfo"):
+            assert await page.get_by_role(landmark).count() == 1, f"{name}: {landmark}"
+        assert await page.get_by_role("heading", level=1).count() == 1, name
+
+
+async def test_text_contrast_meets_wcag_aa(page: Page, shop: Shop, console_users: dict[str, str]) -> None:
+    await page.goto(shop.url("/admin/login"))
+    pairs = await page.evaluate(CONTRAST, "h1, p, a, button, label")
+    await log_in(page, shop, console_users["admin"])
+    selector = "h1, h2, p, a, button, label, dt, dd, td, th, li, span, legend, code"
+    for name, path in console_pages(shop).items():
+        await page.goto(shop.url(path))
+        pairs += await page.evaluate(CONTRAST, selector)
+        low = [(text, round(ratio, 2)) for text, ratio in pairs if ratio < 4.5]
+        assert not low, f"{name}: text below 4.5:1 contrast: {low}"
+
+
+async def test_keyboard_focus_follows_the_login_page_and_the_product_form(
+    page: Page, shop: Shop, console_users: dict[str, str]
+) -> None:
+    await page.goto(shop.url("/admin/login"))
+    assert await _tab_stops(page, 6) == [
+        "a:Skip to main content",
+        "a:Shelf admin",
+        "input:Email *",
+        "input:Password *",
+        "button:Log in",
+        "a:View the shop",
+    ]
+    await log_in(page, shop, console_users["editor"], "/admin/products/new")
+    stops = await _tab_stops(page, 19)
+    assert stops == [
+        "a:Skip to main content",
+        "a:Shelf admin",
+        "a:Dashboard",
+        "a:Products",
+        "button:Log out",
+        "a:Products",  # the breadcrumbs
+        "a:New product",
+        "input:Name *",
+        "input:SKU *",
+        "textarea:Description",
+        "input:Tags",
+        "textarea:Attributes",
+        "select:Status",
+        "input:Price *",
+        "select:Currency",
+        "input:Category",
+        "input:Stock",
+        "button:Create product",
+        "a:Cancel",
+    ], stops  # each stop also showed a focus ring, or it would read "NO FOCUS RING"
+
+
+@pytest.mark.parametrize("viewport", [PHONE, DESKTOP], ids=["phone", "desktop"])
+async def test_console_pages_fit_the_screen_without_sideways_scrolling(
+    browser: Browser, shop: Shop, console_users: dict[str, str], viewport: dict[str, int]
+) -> None:
+    context = await browser.new_context(viewport=viewport)
+    try:
+        page = await context.new_page()
+        await log_in(page, shop, console_users["admin"])
+        for name, path in console_pages(shop).items():
+            await page.goto(shop.url(path))
+            overflow = await page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+            assert overflow <= 0, f"{name} is {overflow}px wider than a {viewport['width']}px screen"
+            heights = await page.eval_on_selector_all(
+                ".button", "els => els.filter(e => e.offsetParent).map(e => e.getBoundingClientRect().height)"
+            )
+            assert all(height >= 44 for height in heights), f"{name}: a button under 44px"
+    finally:
+        await context.close()
