@@ -51,7 +51,7 @@ def running_server(database_url: str, **env: str) -> Iterator[str]:
         )
         base_url = f"http://127.0.0.1:{port}"
         try:
-            _wait_until_healthy(process, base_url, log)
+            wait_until_healthy(process, base_url, log)
             yield base_url
         finally:
             process.send_signal(signal.SIGTERM)
@@ -62,7 +62,7 @@ def running_server(database_url: str, **env: str) -> Iterator[str]:
                 raise
 
 
-def _wait_until_healthy(process: subprocess.Popen[str], base_url: str, log: IO[str]) -> None:
+def wait_until_healthy(process: subprocess.Popen[str], base_url: str, log: IO[str]) -> None:
     deadline = time.monotonic() + 30
     while True:
         if process.poll() is not None:

@@ -47,6 +47,7 @@ class Product(Base):
         Index("ix_products_status_price", "status", "price_amount", "id"),
         Index("ix_products_category_status_created", "category", "status", "created_at", "id"),
         Index("ix_products_category_status_price", "category", "status", "price_amount", "id"),
+        Index("ix_products_category_status_name", "category", "status", "name", "id"),  # migration 0007
         # Staff see every status, so their sorted listings need indexes not led by status.
         Index("ix_products_created", "created_at", "id"),
         Index("ix_products_name", "name", "id"),

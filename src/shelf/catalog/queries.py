@@ -19,12 +19,14 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 from sqlalchemy import ColumnElement, Select, exists, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.sql import operators
+from sqlalchemy.sql.elements import UnaryExpression
 
 from shelf.catalog.errors import InvalidCursor
 from shelf.catalog.models import Product, ProductStatus, ProductTag
 from shelf.catalog.money import STORAGE_SCALE, parse_amount
 from shelf.catalog.schemas import SLUG_PATTERN, ProductPage, ProductRead
-from shelf.catalog.search import Tier, matches, tokens
+from shelf.catalog.search import Tier, matches, prepare_search, tokens
 
 SortKey = Literal["created_at", "-created_at", "name", "-name", "price", "-price"]
 
@@ -130,7 +132,22 @@ def _parse_key(order_name: str, key: Any) -> Any:
             return Tier(tier), datetime.fromisoformat(created_at)
 
 
-def _filtered(query: ProductQuery, *, visible_all: bool) -> Select[Product]:
+def _price_column(dialect: str, order: _Order) -> ColumnElement[Decimal]:
+    """The column price filters compare. On SQLite, unless the page is sorted by price, ``+price``.
+
+    SQLite's planner prefers a price range on ``(category, status, price)`` to walking the index in
+    the page's sort order, and then sorts every product in the band: a category's middle fifth by
+    price, sorted by name, at 1M products was 170-410 ms that way and 0.3 ms walking
+    ``(category, status, name)``. The unary plus makes the filter an expression no index serves.
+    PostgreSQL's planner weighs the two by its statistics and needs no hint.
+    """
+    column = Product.__table__.c.price_amount
+    if dialect != "sqlite" or order.name == "price":
+        return column
+    return UnaryExpression(column, operator=operators.custom_op("+"), type_=column.type)
+
+
+def _filtered(query: ProductQuery, *, visible_all: bool, price: ColumnElement[Decimal]) -> Select[Product]:
     statement = select(Product)
     if not visible_all:
         statement = statement.where(Product.status == ProductStatus.ACTIVE)
@@ -143,9 +160,9 @@ def _filtered(query: ProductQuery, *, visible_all: bool) -> Select[Product]:
             exists().where(ProductTag.product_id == Product.id, ProductTag.tag == query.tag)
         )
     if query.price_min is not None:
-        statement = statement.where(Product.price_amount >= query.price_min)
+        statement = statement.where(price >= query.price_min)
     if query.price_max is not None:
-        statement = statement.where(Product.price_amount <= query.price_max)
+        statement = statement.where(price <= query.price_max)
     return statement
 
 
@@ -160,11 +177,13 @@ Row = tuple[Product, Tier | None]
 async def list_products(
     session: AsyncSession, dialect: str, query: ProductQuery, *, visible_all: bool
 ) -> ProductPage:
-    statement = _filtered(query, visible_all=visible_all)
     words = tokens(query.q) if query.q else []
     if query.q and not words:  # only punctuation: nothing can match
         return ProductPage(items=[], next_cursor=None)
+    if words:
+        await prepare_search(session, dialect)
     order = _order_of(query, searching=bool(words))
+    statement = _filtered(query, visible_all=visible_all, price=_price_column(dialect, order))
     fingerprint = _fingerprint(query, visible_all)
     position = _decode_cursor(query.cursor, fingerprint, order) if query.cursor else None
 

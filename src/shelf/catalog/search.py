@@ -14,7 +14,9 @@ cursors stable while products are added.
 from __future__ import annotations
 
 import enum
+import json
 import re
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import (
@@ -25,13 +27,18 @@ from sqlalchemy import (
     column,
     exists,
     func,
+    literal,
     literal_column,
     not_,
     select,
     table,
     text,
+    union_all,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.expression import ClauseElement, Executable
 
 from shelf.catalog.models import Product
 
@@ -50,6 +57,25 @@ def tokens(query: str) -> list[str]:
     return [t.lower() for t in _WORD.findall(query)][:MAX_TOKENS]
 
 
+# PostgreSQL plans a prepared statement for its parameters five times, then may switch to one generic
+# plan for every value. Search statements are prepared once (asyncpg caches them per connection)
+# and the same text serves every word, but the right plan depends on the word: the generic plan of
+# "start from the matches" launched two parallel workers to bitmap-scan for a word that matches
+# nothing (zebra at 1M products: 0.4 ms planned for "zebra", 13-18 ms generic). So a search page's
+# transaction plans every statement for its own words, and never in parallel: a page wants its
+# few rows within milliseconds, and starting workers costs more than they save.
+_SEARCH_SETTINGS = text(
+    "SELECT set_config('plan_cache_mode', 'force_custom_plan', true),"
+    " set_config('max_parallel_workers_per_gather', '0', true)"
+)
+
+
+async def prepare_search(session: AsyncSession, dialect: str) -> None:
+    """Set up the session's transaction for search statements (PostgreSQL; nothing on SQLite)."""
+    if dialect == "postgresql":
+        await session.execute(_SEARCH_SETTINGS)
+
+
 async def matches(
     session: AsyncSession, dialect: str, words: list[str], tier: Tier | None = None
 ) -> ColumnElement[bool]:
@@ -66,7 +92,7 @@ async def matches(
     # let the planner tell a word in names from a word elsewhere.
     in_name = func.to_tsvector("english", Product.name).bool_op("@@")(query)
     condition = anywhere if tier is None else in_name if tier is Tier.NAME else and_(anywhere, not_(in_name))
-    if await _common_in_postgres(session, condition):
+    if await _common_in_postgres(session, words, tier, anywhere, in_name):
         return condition
     # Few matches: hand the planner the match set first (materialised, through the GIN indexes),
     # so it sorts a handful of rows instead of walking the sort index in search of them.
@@ -79,11 +105,73 @@ def _tsquery(words: list[str]) -> str:
     return " & ".join([*words[:-1], f"{words[-1]}:*"])
 
 
-async def _common_in_postgres(session: AsyncSession, condition: ColumnElement[bool]) -> bool:
-    probe = select(func.count()).select_from(
-        select(Product.id).where(condition).limit(COMMON_MATCHES + 1).subquery()
-    )
-    return int(await session.scalar(probe) or 0) > COMMON_MATCHES
+# PostgreSQL cannot count matches cheaply: every match a GIN index yields is checked in the table,
+# and a capped count of 1,001 walked the name index, computing each name's tsvector (merino at 1M
+# products: 16,000 names, 2.6 s at load 7; walnut lamp, 1,134 matches fetched from the heap: 435 ms
+# at the same load, EXPLAIN ANALYZE on 2026-12-02). So PostgreSQL asks its planner instead,
+# whose statistics on ``search_vector`` and on the name expression index (migration 0004) estimate
+# a word in its most-common list within a few percent. A word they do not hold gets the planner's
+# default guess, 0.5% of the table: a share above that means "common" (walk the sort index, about
+# 21 / share rows for a page); a share at or below it means "start from the matches".
+COMMON_SHARE = 0.006
+
+
+@dataclass(frozen=True)
+class _Estimates:
+    """Rows the planner expects: the whole table, matches anywhere, matches in the name."""
+
+    total: float
+    anywhere: float
+    in_name: float
+
+
+async def _common_in_postgres(
+    session: AsyncSession,
+    words: list[str],
+    tier: Tier | None,
+    anywhere: ColumnElement[bool],
+    in_name: ColumnElement[bool],
+) -> bool:
+    key = ("shelf.search.estimates", tuple(words))  # both tiers of one page share one EXPLAIN
+    rows = session.info.get(key)
+    if not isinstance(rows, _Estimates):
+        rows = await _planner_estimates(session, anywhere, in_name)
+        session.info[key] = rows
+    if tier is None:
+        expected = rows.anywhere
+    elif tier is Tier.NAME:
+        expected = rows.in_name
+    else:
+        # Every name match is a match anywhere, so the rest is the difference. The planner would
+        # multiply instead (independence): merino's 62,000 name matches would leave 59,000 "other"
+        # matches where there are none, and walking for them reads the whole table.
+        expected = rows.anywhere - rows.in_name
+    return expected > COMMON_MATCHES and expected > COMMON_SHARE * rows.total
+
+
+async def _planner_estimates(
+    session: AsyncSession, anywhere: ColumnElement[bool], in_name: ColumnElement[bool]
+) -> _Estimates:
+    """One ``EXPLAIN`` (planning only, about a millisecond) for all three estimates."""
+    every = select(literal(1)).select_from(Product)
+    plan = await session.scalar(_Explain(union_all(every, every.where(anywhere), every.where(in_name))))
+    branches = (json.loads(plan) if isinstance(plan, str) else plan)[0]["Plan"]["Plans"]
+    total, matches_anywhere, matches_in_name = (float(branch["Plan Rows"]) for branch in branches)
+    return _Estimates(total, matches_anywhere, matches_in_name)
+
+
+class _Explain(Executable, ClauseElement):
+    """``EXPLAIN (FORMAT JSON)`` of a statement, with its bound parameters."""
+
+    inherit_cache = False
+
+    def __init__(self, statement: ClauseElement) -> None:
+        self.statement = statement
+
+
+@compiles(_Explain, "postgresql")
+def _compile_explain(element: _Explain, compiler: SQLCompiler, **kw: Any) -> str:
+    return "EXPLAIN (FORMAT JSON) " + compiler.process(element.statement, **kw)
 
 
 def _fts5_expression(words: list[str], tier: Tier | None) -> str:

@@ -16,6 +16,7 @@ counted, timed, logged and traced, whichever layer gave it.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Iterable
 from typing import Any
@@ -203,6 +204,8 @@ class RequestTelemetryMiddleware:
         duration: float,
         response_headers: list[tuple[bytes, bytes]],
     ) -> None:
+        if not access_log.is_enabled_for(logging.INFO):  # the line is filtered out: build nothing
+            return
         request_id = trace_id = "-"
         for name, value in response_headers:
             if name.lower() == b"x-request-id":

@@ -6,7 +6,14 @@ from urllib.parse import quote
 
 from playwright.async_api import Browser, BrowserContext, Page, expect
 
+from shelf.identity.permissions import ROLE_PERMISSIONS, Role
+from shelf.web.admin.nav import NAV
 from tests.e2e.browser.conftest import CONSOLE_PASSWORD, DESKTOP, Shop, Traffic
+
+
+def nav_labels(role: str) -> list[str]:
+    """The console areas a role's navigation lists, in order: every entry whose permission it holds."""
+    return [entry.label for entry in NAV if entry.permission in ROLE_PERMISSIONS[Role(role)]]
 
 
 async def log_in(page: Page, shop: Shop, email: str, next_path: str = "/admin") -> None:

@@ -314,16 +314,22 @@ async def test_relevance_pages_cross_from_name_matches_to_other_matches(
     assert seen == ["Kettle 2", "Kettle 1", "Kettle 0", "Stove 3", "Stove 2", "Stove 1", "Stove 0"]
 
 
-@pytest.mark.parametrize("common_threshold", [0, 10_000], ids=["walk-the-index", "start-from-matches"])
+@pytest.mark.parametrize(
+    "forced",
+    [(0, 0.0), (10_000, 1.0)],  # (COMMON_MATCHES, COMMON_SHARE)
+    ids=["walk-the-index", "start-from-matches"],
+)
 async def test_both_search_plans_give_the_same_answers(
     client: httpx.AsyncClient,
     keys: Keys,
     shelf: list[dict[str, Any]],
     monkeypatch: pytest.MonkeyPatch,
-    common_threshold: int,
+    forced: tuple[int, float],
 ) -> None:
-    # SQLite picks a plan by how many products match (catalog/search.py); force each in turn.
-    monkeypatch.setattr("shelf.catalog.search.COMMON_MATCHES", common_threshold)
+    # Search picks a plan by how many products match (catalog/search.py): SQLite by a capped count,
+    # PostgreSQL by its planner's estimate and the share of the table it makes. Force each in turn.
+    monkeypatch.setattr("shelf.catalog.search.COMMON_MATCHES", forced[0])
+    monkeypatch.setattr("shelf.catalog.search.COMMON_SHARE", forced[1])
     assert names((await client.get("/api/v1/products", params={"q": "merino"})).json()["items"]) == [
         "Merino Wool Scarf",
         "Canvas Backpack",

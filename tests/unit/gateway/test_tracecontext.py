@@ -131,8 +131,8 @@ def test_new_traces_differ() -> None:
 
 
 def test_all_zero_random_ids_are_drawn_again(monkeypatch: pytest.MonkeyPatch) -> None:
-    draws = iter(["0" * 32, "0" * 16, "ab" * 16, "cd" * 8])
-    monkeypatch.setattr(tracecontext.secrets, "token_hex", lambda _size: next(draws))
+    draws = iter([0, 0, int("ab" * 16, 16), int("cd" * 8, 16)])
+    monkeypatch.setattr(tracecontext.random, "getrandbits", lambda _bits: next(draws))
     trace = trace_from_headers([], [])
     assert trace.trace_id == "ab" * 16
     assert trace.span_id == "cd" * 8
