@@ -27,7 +27,10 @@ from shelf.catalog.service import CacheTtls, CatalogService
 from shelf.feedback import api as feedback_api
 from shelf.feedback.queries import SqlFeedbackReader
 from shelf.feedback.service import FeedbackService
-from shelf.feedback.variants import NoFlagVariants
+from shelf.feedback.variants import FlagServiceVariants
+from shelf.flags import api as flags_api
+from shelf.flags import ofrep as flags_ofrep
+from shelf.flags.service import FlagsService
 from shelf.gateway.auth import AuthenticationMiddleware
 from shelf.gateway.body_limit import BodyLimitMiddleware
 from shelf.gateway.errors import ErrorBoundaryMiddleware
@@ -76,6 +79,7 @@ class Container:
     audit: AuditService
     analytics: AnalyticsService  # event capture, its durable buffer, the queries
     feedback: FeedbackService
+    flags: FlagsService  # feature flags: definitions, in-process evaluation, OFREP, exposures
     rate_limiter: RateLimiter
     tracing: Tracing
     readiness: health.Readiness
@@ -97,6 +101,7 @@ class Container:
         await self.analytics.start()  # replays what a crash left in the spool
 
     async def aclose(self) -> None:
+        await self.flags.aclose()  # the last batch of "evaluated at" marks, then its exposures
         await self.analytics.aclose()  # writes out every buffered event, before the database goes
         await self.database.dispose()
         self.pool_metrics.close()
@@ -128,6 +133,7 @@ def build_container(
         return await container.identity.authenticate_api_key(secret)
 
     analytics = build_analytics(settings, database.engine, clock, authenticate_key)
+    flags = FlagsService(uow, clock, cache=cache, events=analytics)
     container = Container(
         settings=settings,
         database=database,
@@ -174,12 +180,12 @@ def build_container(
             uow,
             SqlFeedbackReader(database.sessions, database.dialect),
             clock,
-            # Which flag variants a storefront visitor had: none until the flags service is wired
-            # in here as FlagServiceVariants(<flags service>) (feedback/variants.py).
-            variants=NoFlagVariants(),
+            # Which flag variants a storefront visitor had, from the flags service.
+            variants=FlagServiceVariants(flags),
             events=analytics,
             email_retention=timedelta(days=settings.feedback_email_retention_days),
         ),
+        flags=flags,
         rate_limiter=rate_limiter,
         tracing=tracing,
         readiness=health.Readiness(
@@ -271,6 +277,8 @@ def create_app(
     app.include_router(analytics_api.capture_router)
     app.include_router(analytics_api.router)
     app.include_router(feedback_api.router)
+    app.include_router(flags_api.router)
+    app.include_router(flags_ofrep.router)
     install_api_docs(app)
     describe_security(app)
     install_web(app, container)  # after the problem handlers: page errors wrap them

@@ -69,6 +69,7 @@ class Settings(BaseSettings):
     rate_limit_auth: Rate = "20/minute"  # everything under /api/v1/auth/
     rate_limit_events: Rate = "100/second"  # event capture (PostHog SDKs, the tracker), per key or IP
     rate_limit_feedback: Rate = "10/minute"  # feedback posts (API and storefront form), per key or IP
+    rate_limit_flag_evaluations: Rate = "100/second"  # OFREP evaluations (/ofrep/), per key or IP
     rate_limit_bad_credentials: Rate = "30/minute"  # rejected tokens and keys, per client IP
     rate_limit_failed_logins_per_account: Rate = "10/hour"
     rate_limit_failed_logins_per_ip: Rate = "50/hour"

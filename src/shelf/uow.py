@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from shelf.audit.repository import AuditRepository, SqlAuditRepository
 from shelf.catalog.repository import ProductRepository, SqlProductRepository
 from shelf.feedback.repository import FeedbackRepository, SqlFeedbackRepository
+from shelf.flags.repository import FlagRepository, SqlFlagRepository
 from shelf.identity.repository import (
     ApiKeyRepository,
     LoginRepository,
@@ -34,6 +35,7 @@ class UnitOfWork(Protocol):
     logins: LoginRepository
     audit: AuditRepository
     feedback: FeedbackRepository
+    flags: FlagRepository
 
     async def __aenter__(self) -> Self: ...
     async def __aexit__(
@@ -58,6 +60,7 @@ class SqlUnitOfWork:
     logins: LoginRepository
     audit: AuditRepository
     feedback: FeedbackRepository
+    flags: FlagRepository
 
     def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
         self._sessions = sessions
@@ -71,6 +74,7 @@ class SqlUnitOfWork:
         self.logins = SqlLoginRepository(self.session)
         self.audit = SqlAuditRepository(self.session)
         self.feedback = SqlFeedbackRepository(self.session)
+        self.flags = SqlFlagRepository(self.session)
         return self
 
     async def __aexit__(

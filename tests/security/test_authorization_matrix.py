@@ -373,6 +373,40 @@ async def triage_feedback(world: World) -> Call:
     return Call("PATCH", url, headers={"If-Match": '"1"'}, body={"json": {"status": "planned", "note": "ok"}})
 
 
+# Flags (flags/, ADR 0014): staff read definitions, editors change them, every key evaluates.
+async def _flag(world: World) -> str:
+    key = f"matrix-flag-{next(_unique)}"
+    await world.container.flags.create_flag(SETUP, {"key": key, "rollout": 50})
+    return key
+
+
+async def create_flag(_world: World) -> Call:
+    return Call("POST", "/api/v1/flags", body={"json": {"key": f"matrix-new-{next(_unique)}", "rollout": 10}})
+
+
+async def read_flag(world: World) -> Call:
+    return Call("GET", f"/api/v1/flags/{await _flag(world)}")
+
+
+async def patch_flag(world: World) -> Call:
+    url = f"/api/v1/flags/{await _flag(world)}"
+    return Call("PATCH", url, headers={"If-Match": '"1"'}, body={"json": {"rollout": 60}})
+
+
+async def delete_flag(world: World) -> Call:
+    return Call("DELETE", f"/api/v1/flags/{await _flag(world)}", headers={"If-Match": '"1"'})
+
+
+async def evaluate_flag(world: World) -> Call:
+    url = f"/ofrep/v1/evaluate/flags/{await _flag(world)}"
+    return Call("POST", url, body={"json": {"context": {"targetingKey": "user-1"}}})
+
+
+async def evaluate_flags(world: World) -> Call:
+    await _flag(world)
+    return Call("POST", "/ofrep/v1/evaluate/flags", body={"json": {"context": {"targetingKey": "user-1"}}})
+
+
 @dataclass(frozen=True)
 class Rule:
     expect: dict[str, Outcome]
@@ -389,6 +423,9 @@ CONSOLE_STAFF = row(LOGIN, 403, OK, OK, OK)  # console pages any member of staff
 FEEDBACK_READ = row(401, 403, OK, OK, OK)
 FEEDBACK_TRIAGE = row(401, 403, 403, OK, OK)
 CONSOLE_CATALOG_WRITE = row(LOGIN, 403, 403, OK, OK)
+FLAGS_READ = row(401, 403, OK, OK, OK)
+FLAGS_WRITE = row(401, 403, 403, OK, OK)
+FLAGS_EVALUATE = row(401, OK, OK, OK, OK)  # client keys evaluate (OFREP), and may do nothing else
 CONSOLE_ADMIN = row(LOGIN, 403, 403, 403, OK)
 
 # The one declaration of who may do what. Columns: anonymous, client, viewer, editor, admin.
@@ -409,6 +446,15 @@ ACCESS: dict[tuple[str, str], Rule] = {
     ("GET", "/api/v1/feedback/summary"): Rule(FEEDBACK_READ, get("/api/v1/feedback/summary?weeks=4")),
     ("GET", "/api/v1/feedback/{feedback_id}"): Rule(FEEDBACK_READ, read_feedback),
     ("PATCH", "/api/v1/feedback/{feedback_id}"): Rule(FEEDBACK_TRIAGE, triage_feedback),
+    # Flags: definitions for staff, changes for editors, evaluation (OFREP) for every key.
+    ("GET", "/api/v1/flags"): Rule(FLAGS_READ, get("/api/v1/flags")),
+    ("POST", "/api/v1/flags"): Rule(FLAGS_WRITE, create_flag),
+    ("GET", "/api/v1/flags/{key}"): Rule(FLAGS_READ, read_flag),
+    ("PATCH", "/api/v1/flags/{key}"): Rule(FLAGS_WRITE, patch_flag),
+    ("DELETE", "/api/v1/flags/{key}"): Rule(FLAGS_WRITE, delete_flag),
+    ("POST", "/ofrep/v1/evaluate/flags/{key}"): Rule(FLAGS_EVALUATE, evaluate_flag),
+    ("POST", "/ofrep/v1/evaluate/flags"): Rule(FLAGS_EVALUATE, evaluate_flags),
+    ("GET", "/ofrep/v1/configuration"): Rule(FLAGS_EVALUATE, get("/ofrep/v1/configuration")),
     # Outside the API: the probes, the metrics and the API reference. A scraper reads /metrics
     # with SHELF_METRICS_TOKEN instead (tests/integration/monitoring/test_metrics_access.py).
     ("GET", "/healthz"): Rule(PUBLIC, get("/healthz")),

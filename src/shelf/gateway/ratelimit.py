@@ -44,6 +44,9 @@ class RoutePolicies:
     event_paths: frozenset[str] = frozenset({"/batch/", "/capture/", "/e/", "/i/v0/e/", "/api/v1/events"})
     # Where feedback is posted: the API (shelf.feedback.api) and the storefront's form (web/storefront).
     feedback_paths: frozenset[str] = frozenset({"/api/v1/feedback", "/feedback"})
+    # OFREP evaluations (shelf.flags.ofrep): reads sent as POST, by apps that ask per request.
+    flag_evaluations: RatePolicy | None = None
+    flag_evaluation_prefix: str = "/ofrep/"
 
     @classmethod
     def from_settings(cls, settings: Settings) -> RoutePolicies:
@@ -54,6 +57,7 @@ class RoutePolicies:
             auth=RatePolicy.parse("auth", settings.rate_limit_auth),
             events=RatePolicy.parse("events", settings.rate_limit_events),
             feedback=RatePolicy.parse("feedback", settings.rate_limit_feedback),
+            flag_evaluations=RatePolicy.parse("flag-evaluations", settings.rate_limit_flag_evaluations),
         )
 
     def for_request(self, method: str, path: str, *, authenticated: bool) -> RatePolicy:
@@ -63,6 +67,8 @@ class RoutePolicies:
             return self.events
         if self.feedback is not None and method == "POST" and path in self.feedback_paths:
             return self.feedback
+        if self.flag_evaluations is not None and path.startswith(self.flag_evaluation_prefix):
+            return self.flag_evaluations
         if method in WRITE_METHODS:
             return self.writes
         return self.authenticated if authenticated else self.anonymous

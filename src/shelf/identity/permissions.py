@@ -34,6 +34,11 @@ class Permission(enum.StrEnum):
     FEEDBACK_READ = "feedback:read"  # the inbox, summaries (without emails)
     FEEDBACK_TRIAGE = "feedback:triage"  # status and note
     FEEDBACK_READ_PERSONAL = "feedback:read_personal"  # the email a submitter left
+    # Feature flags (flags/, ADR 0014): staff read definitions, editors change them, and anyone
+    # with a key (client keys included) evaluates them over OFREP.
+    FLAGS_READ = "flags:read"
+    FLAGS_WRITE = "flags:write"
+    FLAGS_EVALUATE = "flags:evaluate"
 
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
@@ -44,6 +49,10 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     | {Permission.FEEDBACK_SUBMIT, Permission.FEEDBACK_READ},
     Role.CLIENT: frozenset({Permission.EVENTS_CAPTURE}) | {Permission.FEEDBACK_SUBMIT},
 }
+# Feature flags (ADR 0014): viewers read, editors write, every key may evaluate.
+ROLE_PERMISSIONS[Role.EDITOR] |= {Permission.FLAGS_READ, Permission.FLAGS_WRITE, Permission.FLAGS_EVALUATE}
+ROLE_PERMISSIONS[Role.VIEWER] |= {Permission.FLAGS_READ, Permission.FLAGS_EVALUATE}
+ROLE_PERMISSIONS[Role.CLIENT] |= {Permission.FLAGS_EVALUATE}
 
 
 @dataclass(frozen=True)
