@@ -19,6 +19,8 @@ from tests.databases import database
 
 BACKENDS = ["sqlite", "postgresql"]
 TABLES = [
+    "import_errors",
+    "import_jobs",
     "feedback",
     "analytics_events",
     "analytics_event_ids",

@@ -24,6 +24,7 @@ from shelf.identity.repository import (
     UserRepository,
 )
 from shelf.platform.idempotency import IdempotencyRepository, IdempotencyStore
+from shelf.transfer.repository import SqlTransferRepository, TransferRepository
 
 
 class UnitOfWork(Protocol):
@@ -34,6 +35,7 @@ class UnitOfWork(Protocol):
     logins: LoginRepository
     audit: AuditRepository
     feedback: FeedbackRepository
+    transfer: TransferRepository  # bulk import (transfer/)
 
     async def __aenter__(self) -> Self: ...
     async def __aexit__(
@@ -58,6 +60,7 @@ class SqlUnitOfWork:
     logins: LoginRepository
     audit: AuditRepository
     feedback: FeedbackRepository
+    transfer: TransferRepository
 
     def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
         self._sessions = sessions
@@ -71,6 +74,7 @@ class SqlUnitOfWork:
         self.logins = SqlLoginRepository(self.session)
         self.audit = SqlAuditRepository(self.session)
         self.feedback = SqlFeedbackRepository(self.session)
+        self.transfer = SqlTransferRepository(self.session)
         return self
 
     async def __aexit__(
