@@ -40,7 +40,10 @@ def write_csv(path: Path, rows: int) -> None:
     with path.open("w", encoding="utf-8", newline="") as target:
         writer = csv.writer(target, lineterminator="\n")
         writer.writerow(
-            ("sku", "name", "description", "price", "currency", "status", "category", "stock", "tags", "attributes")
+            (
+                *("sku", "name", "description", "price", "currency"),
+                *("status", "category", "stock", "tags", "attributes"),
+            )
         )
         for n in range(rows):
             writer.writerow(
@@ -54,7 +57,7 @@ def write_csv(path: Path, rows: int) -> None:
                     CATEGORIES[n % len(CATEGORIES)],
                     str(n % 500),
                     f"tag{n % 7}|tag{n % 11}",
-                    '{"weight_g": %d}' % (n % 1000),
+                    f'{{"weight_g": {n % 1000}}}',
                 )
             )
 
@@ -85,8 +88,22 @@ def baseline_sqlite(path: Path, csv_path: Path) -> float:
         for cells in reader:
             tags = json.dumps(cells[8].split("|"))
             batch.append(
-                (uuid.uuid4().hex, cells[0], cells[1], cells[2], int(float(cells[3]) * 10_000), cells[4],
-                 cells[5], cells[6], tags, cells[9], int(cells[7]), now, now, 1)
+                (
+                    uuid.uuid4().hex,
+                    cells[0],
+                    cells[1],
+                    cells[2],
+                    int(float(cells[3]) * 10_000),
+                    cells[4],
+                    cells[5],
+                    cells[6],
+                    tags,
+                    cells[9],
+                    int(cells[7]),
+                    now,
+                    now,
+                    1,
+                )
             )
             if len(batch) == 2_000:
                 _flush(connection, batch)
@@ -127,8 +144,22 @@ async def baseline_pg(name: str, csv_path: Path) -> float:
 
     connection = await asyncpg.connect(f"postgresql://postgres@127.0.0.1:5432/{name}")
     started = time.perf_counter()
-    columns = ("id", "sku", "name", "description", "price_amount", "price_currency", "status", "category",
-               "tags", "attributes", "stock", "created_at", "updated_at", "version")
+    columns = (
+        "id",
+        "sku",
+        "name",
+        "description",
+        "price_amount",
+        "price_currency",
+        "status",
+        "category",
+        "tags",
+        "attributes",
+        "stock",
+        "created_at",
+        "updated_at",
+        "version",
+    )
     from datetime import UTC, datetime  # noqa: PLC0415
 
     now = datetime.now(UTC)
@@ -138,8 +169,18 @@ async def baseline_pg(name: str, csv_path: Path) -> float:
         batch: list[tuple[Any, ...]] = []
         for cells in reader:
             batch.append(
-                (uuid.uuid4(), cells[0], cells[1], cells[2], int(float(cells[3]) * 10_000), cells[4], cells[5],
-                 cells[6], json.dumps(cells[8].split("|")), cells[9], int(cells[7]), now, now, 1)
+                (
+                    uuid.uuid4(),
+                    *cells[0:3],
+                    int(float(cells[3]) * 10_000),
+                    *cells[4:7],
+                    json.dumps(cells[8].split("|")),
+                    cells[9],
+                    int(cells[7]),
+                    now,
+                    now,
+                    1,
+                )
             )
             if len(batch) == 5_000:
                 await connection.copy_records_to_table("products", records=batch, columns=columns)
@@ -149,6 +190,11 @@ async def baseline_pg(name: str, csv_path: Path) -> float:
     elapsed = time.perf_counter() - started
     await connection.close()
     return elapsed
+
+
+def last_line(result: subprocess.CompletedProcess[str]) -> str:
+    lines = result.stderr.strip().splitlines()
+    return lines[-1] if lines else f"exit {result.returncode}"
 
 
 def main() -> None:
@@ -196,10 +242,10 @@ def main() -> None:
         "import_seconds": round(first_s, 1),
         "import_rows_per_second": round(options.rows / first_s),
         "import_peak_rss_mb": round(first_rss, 1),
-        "import_summary": first.stderr.strip().splitlines()[-1] if first.stderr.strip() else first.returncode,
+        "import_summary": last_line(first),
         "second_run_seconds": round(second_s, 1),
         "second_run_peak_rss_mb": round(second_rss, 1),
-        "second_run_summary": second.stderr.strip().splitlines()[-1] if second.stderr.strip() else second.returncode,
+        "second_run_summary": last_line(second),
         "baseline_raw_insert_seconds": round(baseline, 1),
         "ratio_import_to_baseline": round(first_s / baseline, 2),
         "load_average_before": load_before,
