@@ -54,6 +54,9 @@ CONSOLE = {
     ("POST", "/admin/apikeys"),
     ("POST", "/admin/apikeys/{key_id}/revoke"),
     ("GET", "/admin/audit"),
+    ("GET", "/admin/imports"),
+    ("POST", "/admin/imports"),  # multipart upload (the CSRF token is its first field)
+    ("GET", "/admin/imports/{job_id}"),
 }
 OUTSIDE_THE_API = {
     ("GET", "/healthz"),  # the liveness probe

@@ -409,6 +409,20 @@ async def import_errors(world: World) -> Call:
     return Call("GET", f"/api/v1/imports/{await _import_job(world)}/errors.csv")
 
 
+async def console_import(_world: World) -> Call:
+    # Multipart: session callers send X-CSRF-Token (the console's form sends its first field).
+    return Call(
+        "POST",
+        "/admin/imports",
+        body={"files": {"file": ("matrix.csv", IMPORT_CSV, "text/csv")}, "data": {"format": "shelf-csv"}},
+        done=re.compile(r"/admin/imports/[0-9a-f-]{36}"),
+    )
+
+
+async def console_import_job(world: World) -> Call:
+    return Call("GET", f"/admin/imports/{await _import_job(world)}")
+
+
 PUBLIC = row(OK, OK, OK, OK, OK)
 STAFF_READ = row(404, 404, OK, OK, OK)  # the product is a draft: others may not learn it exists
 CATALOG_WRITE = row(401, 403, 403, OK, OK)
@@ -508,6 +522,9 @@ ACCESS: dict[tuple[str, str], Rule] = {
     ("POST", "/admin/apikeys"): Rule(CONSOLE_ADMIN, console_create_api_key),
     ("POST", "/admin/apikeys/{key_id}/revoke"): Rule(CONSOLE_ADMIN, console_revoke_api_key),
     ("GET", "/admin/audit"): Rule(CONSOLE_ADMIN, get("/admin/audit?entity_type=product")),
+    ("GET", "/admin/imports"): Rule(CONSOLE_CATALOG_WRITE, get("/admin/imports")),
+    ("POST", "/admin/imports"): Rule(CONSOLE_CATALOG_WRITE, console_import),
+    ("GET", "/admin/imports/{job_id}"): Rule(CONSOLE_CATALOG_WRITE, console_import_job),
 }
 # A session caller ends its own session with these, so they run last, in this order.
 LAST = (("POST", "/admin/logout"), ("DELETE", "/api/v1/auth/session"))

@@ -286,6 +286,13 @@ class TransferService:
             yield problems_csv([RowProblem(item.row, item.field, item.message) for item in page])
             after = page[-1].seq
 
+    async def first_problems(self, principal: Principal, job_id: uuid.UUID, limit: int) -> list[RowProblem]:
+        """The first ``limit`` refused rows of the job, for its page."""
+        await self.job(principal, job_id)
+        async with self._uow() as uow:
+            page = await uow.transfer.rejections(job_id, 0, limit)
+        return [RowProblem(item.row, item.field, item.message) for item in page]
+
     async def wait(self, job_id: uuid.UUID) -> None:
         """Until the job's task ends (for tests and the command line)."""
         task = self._tasks.get(job_id)
