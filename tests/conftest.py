@@ -20,6 +20,8 @@ from tests.databases import database
 BACKENDS = ["sqlite", "postgresql"]
 TABLES = [
     "flags",
+    "import_errors",
+    "import_jobs",
     "feedback",
     "analytics_events",
     "analytics_event_ids",

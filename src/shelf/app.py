@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from functools import cached_property
 
@@ -59,6 +59,8 @@ from shelf.platform.db import Database
 from shelf.platform.ratelimit import RateLimiter, RatePolicy, rate_limit_store
 from shelf.platform.ratelimit.redis import RedisRateLimitStore
 from shelf.settings import Settings, load_settings
+from shelf.transfer import api as transfer_api
+from shelf.transfer.service import TransferService
 from shelf.uow import SqlUnitOfWork
 from shelf.web.api_docs import describe_security, install_api_docs
 from shelf.web.assets import STATIC_PREFIX
@@ -85,11 +87,22 @@ class Container:
     readiness: health.Readiness
     monitoring: MonitoringService
     pool_metrics: PoolMetrics
+    clock: Clock = field(default_factory=SystemClock)
 
     @cached_property
     def catalog_overview(self) -> CatalogOverview:
         """The admin console dashboard's figures, cached with the catalog's list pages."""
         return CatalogOverview(self.database.sessions, self.cache, self.settings.cache_page_ttl_seconds)
+
+    @cached_property
+    def transfer(self) -> TransferService:
+        """Bulk import and export (transfer/); owns the background tasks of import jobs."""
+        return TransferService(
+            lambda: SqlUnitOfWork(self.database.sessions),
+            self.database.sessions,
+            self.clock,
+            self.catalog.forget_products,
+        )
 
     @cached_property
     def cart(self) -> CartService:
@@ -102,6 +115,8 @@ class Container:
 
     async def aclose(self) -> None:
         await self.flags.aclose()  # the last batch of "evaluated at" marks, then its exposures
+        if "transfer" in self.__dict__:  # import jobs still running are stopped, marked failed
+            await self.transfer.aclose()
         await self.analytics.aclose()  # writes out every buffered event, before the database goes
         await self.database.dispose()
         self.pool_metrics.close()
@@ -193,6 +208,7 @@ def build_container(
         ),
         monitoring=MonitoringService(),
         pool_metrics=PoolMetrics(database.engine),
+        clock=clock,
     )
     return container
 
@@ -279,6 +295,7 @@ def create_app(
     app.include_router(feedback_api.router)
     app.include_router(flags_api.router)
     app.include_router(flags_ofrep.router)
+    app.include_router(transfer_api.router)
     install_api_docs(app)
     describe_security(app)
     install_web(app, container)  # after the problem handlers: page errors wrap them

@@ -25,6 +25,7 @@ from shelf.identity.repository import (
     UserRepository,
 )
 from shelf.platform.idempotency import IdempotencyRepository, IdempotencyStore
+from shelf.transfer.repository import SqlTransferRepository, TransferRepository
 
 
 class UnitOfWork(Protocol):
@@ -36,6 +37,7 @@ class UnitOfWork(Protocol):
     audit: AuditRepository
     feedback: FeedbackRepository
     flags: FlagRepository
+    transfer: TransferRepository  # bulk import (transfer/)
 
     async def __aenter__(self) -> Self: ...
     async def __aexit__(
@@ -61,6 +63,7 @@ class SqlUnitOfWork:
     audit: AuditRepository
     feedback: FeedbackRepository
     flags: FlagRepository
+    transfer: TransferRepository
 
     def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
         self._sessions = sessions
@@ -75,6 +78,7 @@ class SqlUnitOfWork:
         self.audit = SqlAuditRepository(self.session)
         self.feedback = SqlFeedbackRepository(self.session)
         self.flags = SqlFlagRepository(self.session)
+        self.transfer = SqlTransferRepository(self.session)
         return self
 
     async def __aexit__(

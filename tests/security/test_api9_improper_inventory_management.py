@@ -54,6 +54,9 @@ CONSOLE = {
     ("POST", "/admin/apikeys"),
     ("POST", "/admin/apikeys/{key_id}/revoke"),
     ("GET", "/admin/audit"),
+    ("GET", "/admin/imports"),
+    ("POST", "/admin/imports"),  # multipart upload (the CSRF token is its first field)
+    ("GET", "/admin/imports/{job_id}"),
 }
 # The OpenFeature Remote Evaluation Protocol, where OpenFeature's OFREP providers call it (its
 # paths, not ours to choose; flags/ofrep.py). Documented in the OpenAPI document like the API.

@@ -24,9 +24,11 @@ from __future__ import annotations
 
 import itertools
 import re
+import tempfile
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
@@ -413,6 +415,48 @@ class Rule:
     request: Recipe
 
 
+# Bulk import and export (transfer/): editors import, anyone who reads the whole catalog exports it.
+IMPORT_CSV = b"sku,name,price,currency\nMATRIX-IMPORT,Matrix import,1.00,EUR\n"
+
+
+def _upload() -> Path:
+    upload = Path(tempfile.mkstemp(suffix=".csv")[1])
+    upload.write_bytes(IMPORT_CSV)
+    return upload
+
+
+async def _import_job(world: World) -> str:
+    job = await world.container.transfer.start_import(SETUP, _upload(), filename="matrix.csv")
+    await world.container.transfer.wait(job.id)
+    return str(job.id)
+
+
+async def start_import(_world: World) -> Call:
+    return Call("POST", "/api/v1/imports", body={"files": {"file": ("matrix.csv", IMPORT_CSV, "text/csv")}})
+
+
+async def read_import(world: World) -> Call:
+    return Call("GET", f"/api/v1/imports/{await _import_job(world)}")
+
+
+async def import_errors(world: World) -> Call:
+    return Call("GET", f"/api/v1/imports/{await _import_job(world)}/errors.csv")
+
+
+async def console_import(_world: World) -> Call:
+    # Multipart: session callers send X-CSRF-Token (the console's form sends its first field).
+    return Call(
+        "POST",
+        "/admin/imports",
+        body={"files": {"file": ("matrix.csv", IMPORT_CSV, "text/csv")}, "data": {"format": "shelf-csv"}},
+        done=re.compile(r"/admin/imports/[0-9a-f-]{36}"),
+    )
+
+
+async def console_import_job(world: World) -> Call:
+    return Call("GET", f"/admin/imports/{await _import_job(world)}")
+
+
 PUBLIC = row(OK, OK, OK, OK, OK)
 STAFF_READ = row(404, 404, OK, OK, OK)  # the product is a draft: others may not learn it exists
 CATALOG_WRITE = row(401, 403, 403, OK, OK)
@@ -455,6 +499,11 @@ ACCESS: dict[tuple[str, str], Rule] = {
     ("POST", "/ofrep/v1/evaluate/flags/{key}"): Rule(FLAGS_EVALUATE, evaluate_flag),
     ("POST", "/ofrep/v1/evaluate/flags"): Rule(FLAGS_EVALUATE, evaluate_flags),
     ("GET", "/ofrep/v1/configuration"): Rule(FLAGS_EVALUATE, get("/ofrep/v1/configuration")),
+    # Bulk import and export: import jobs for editors, the export for staff who read the catalog.
+    ("POST", "/api/v1/imports"): Rule(CATALOG_WRITE, start_import),
+    ("GET", "/api/v1/imports/{job_id}"): Rule(CATALOG_WRITE, read_import),
+    ("GET", "/api/v1/imports/{job_id}/errors.csv"): Rule(CATALOG_WRITE, import_errors),
+    ("GET", "/api/v1/exports"): Rule(row(401, 403, OK, OK, OK), get("/api/v1/exports?format=jsonl")),
     # Outside the API: the probes, the metrics and the API reference. A scraper reads /metrics
     # with SHELF_METRICS_TOKEN instead (tests/integration/monitoring/test_metrics_access.py).
     ("GET", "/healthz"): Rule(PUBLIC, get("/healthz")),
@@ -519,6 +568,9 @@ ACCESS: dict[tuple[str, str], Rule] = {
     ("POST", "/admin/apikeys"): Rule(CONSOLE_ADMIN, console_create_api_key),
     ("POST", "/admin/apikeys/{key_id}/revoke"): Rule(CONSOLE_ADMIN, console_revoke_api_key),
     ("GET", "/admin/audit"): Rule(CONSOLE_ADMIN, get("/admin/audit?entity_type=product")),
+    ("GET", "/admin/imports"): Rule(CONSOLE_CATALOG_WRITE, get("/admin/imports")),
+    ("POST", "/admin/imports"): Rule(CONSOLE_CATALOG_WRITE, console_import),
+    ("GET", "/admin/imports/{job_id}"): Rule(CONSOLE_CATALOG_WRITE, console_import_job),
 }
 # A session caller ends its own session with these, so they run last, in this order.
 LAST = (("POST", "/admin/logout"), ("DELETE", "/api/v1/auth/session"))

@@ -461,6 +461,10 @@ class CatalogService:
 
         return await self._flight.run(f"{key}@{writes}", load_and_store)
 
+    async def forget_products(self, product_ids: Sequence[uuid.UUID]) -> None:
+        """For writers outside this service (bulk import): call after committing the products."""
+        await self._forget(*product_ids)
+
     async def _forget(self, *product_ids: uuid.UUID) -> None:
         """After a commit: drop the products in both visibilities and retire every cached page."""
         self._writes += 1

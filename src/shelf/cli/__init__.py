@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from shelf.cli import apikeys, db, feedback, seed, serve, users
+from shelf.cli import apikeys, db, feedback, seed, serve, transfer, users
 
 app = typer.Typer(
     name="shelf",
@@ -19,6 +19,8 @@ app.command("seed")(seed.seed)
 app.add_typer(users.app, name="users")
 app.add_typer(apikeys.app, name="apikeys")
 app.add_typer(feedback.app, name="feedback")
+app.command("import")(transfer.import_)
+app.command("export")(transfer.export)
 
 
 def main() -> None:

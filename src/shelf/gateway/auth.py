@@ -125,7 +125,10 @@ async def _csrf_token_of(headers: dict[bytes, bytes], receive: Receive) -> tuple
     header = headers.get(CSRF_HEADER)
     if header is not None:
         return receive, header.decode("latin-1")
-    media_type = headers.get(b"content-type", b"").decode("latin-1").split(";")[0].strip().lower()
+    content_type = headers.get(b"content-type", b"").decode("latin-1")
+    media_type = content_type.split(";")[0].strip().lower()
+    if media_type == "multipart/form-data":
+        return await _multipart_csrf_token(content_type, receive)
     if media_type != FORM_TYPE:
         return receive, None
     chunks: list[bytes] = []
@@ -146,6 +149,45 @@ async def _csrf_token_of(headers: dict[bytes, bytes], receive: Receive) -> tuple
 
     values = parse_qs(body.decode("utf-8", "replace")).get("csrf_token", [])
     return replay, values[0] if values else None
+
+
+MULTIPART_PEEK = 64 * 1024
+
+
+async def _multipart_csrf_token(content_type: str, receive: Receive) -> tuple[Receive, str | None]:
+    """The token from a multipart form whose FIRST part is ``csrf_token`` (Shelf's upload forms put
+    the hidden field first). Only the start of the body is read (at most 64 KiB) and replayed, so
+    an upload still streams to its route."""
+    parameters = [part.strip() for part in content_type.split(";")[1:]]
+    boundary = next((p.split("=", 1)[1].strip('"') for p in parameters if p.startswith("boundary=")), None)
+    chunks: list[bytes] = []
+    more = True
+    if boundary:
+        delimiter = b"\r\n--" + boundary.encode("latin-1")
+        while more and sum(map(len, chunks)) < MULTIPART_PEEK:
+            message = await receive()
+            chunks.append(message.get("body", b""))
+            more = bool(message.get("more_body", False))
+            head = b"".join(chunks)
+            if head.count(delimiter) >= 1:
+                break
+    head = b"".join(chunks)
+    replayed = False
+
+    async def replay() -> Message:
+        nonlocal replayed
+        if not replayed:
+            replayed = True
+            return {"type": "http.request", "body": head, "more_body": more}
+        return await receive()
+
+    if not boundary:
+        return receive, None
+    first = head.split(b"\r\n--" + boundary.encode("latin-1"), 1)[0]
+    part_headers, _, value = first.partition(b"\r\n\r\n")
+    if b'name="csrf_token"' not in part_headers:
+        return replay, None
+    return replay, value.decode("utf-8", "replace")
 
 
 async def current_principal(request: Request) -> Principal:  # async: no worker thread per request

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import httpx
+from prometheus_client import REGISTRY
 
 from shelf.app import Container
 from shelf.flags.service import EXPOSURE_EVENT
@@ -145,3 +146,29 @@ async def test_exposures_are_emitted_once_per_user_flag_and_variant(
     assert sent == [
         (EXPOSURE_EVENT, "nora", {"$feature_flag": "layout", "$feature_flag_response": "gallery"})
     ]
+
+
+async def test_evaluations_are_counted_by_flag_and_variant_and_unknown_keys_make_no_series(
+    client: httpx.AsyncClient, keys: Keys
+) -> None:
+    def count(flag: str, variant: str) -> float:
+        sample = REGISTRY.get_sample_value("shelf_flag_evaluations_total", {"flag": flag, "variant": variant})
+        return sample or 0.0
+
+    await _flags(client, keys, LAYOUT)
+    app = keys.auth("client")
+    before = count("layout", "gallery")
+    for _ in range(3):
+        answer = await client.post(
+            f"{OFREP}/layout", json={"context": {"targetingKey": "u9", "country": "SE"}}, headers=app
+        )
+        assert answer.json()["variant"] == "gallery"
+    assert count("layout", "gallery") == before + 3
+    await client.post(f"{OFREP}/no-such-flag", json={"context": {"targetingKey": "u9"}}, headers=app)
+    labels = {
+        s.labels.get("flag")
+        for m in REGISTRY.collect()
+        for s in m.samples
+        if m.name == "shelf_flag_evaluations"
+    }
+    assert "no-such-flag" not in labels

@@ -10,6 +10,7 @@ from shelf.web.admin import (
     auth,
     dashboard,
     feedback,
+    imports,
     product_editor,
     products,
     system,
@@ -30,6 +31,7 @@ ROUTERS = (
     apikeys.router,
     audit.router,
     feedback.router,
+    imports.router,
     system.router,
 )
 
