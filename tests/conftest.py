@@ -19,6 +19,7 @@ from tests.databases import database
 
 BACKENDS = ["sqlite", "postgresql"]
 TABLES = [
+    "experiments",
     "feedback",
     "analytics_events",
     "analytics_event_ids",

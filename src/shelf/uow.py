@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from shelf.audit.repository import AuditRepository, SqlAuditRepository
 from shelf.catalog.repository import ProductRepository, SqlProductRepository
+from shelf.experiments.repository import ExperimentRepository, SqlExperimentRepository
 from shelf.feedback.repository import FeedbackRepository, SqlFeedbackRepository
 from shelf.identity.repository import (
     ApiKeyRepository,
@@ -34,6 +35,7 @@ class UnitOfWork(Protocol):
     logins: LoginRepository
     audit: AuditRepository
     feedback: FeedbackRepository
+    experiments: ExperimentRepository
 
     async def __aenter__(self) -> Self: ...
     async def __aexit__(
@@ -58,6 +60,7 @@ class SqlUnitOfWork:
     logins: LoginRepository
     audit: AuditRepository
     feedback: FeedbackRepository
+    experiments: ExperimentRepository
 
     def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
         self._sessions = sessions
@@ -71,6 +74,7 @@ class SqlUnitOfWork:
         self.logins = SqlLoginRepository(self.session)
         self.audit = SqlAuditRepository(self.session)
         self.feedback = SqlFeedbackRepository(self.session)
+        self.experiments = SqlExperimentRepository(self.session)
         return self
 
     async def __aexit__(

@@ -40,6 +40,7 @@ from shelf.identity.permissions import Role
 from shelf.web.shopper import COOKIE as SHOPPER_COOKIE
 from tests.conftest import Keys
 from tests.integration.catalog.helpers import assert_problem, product_payload
+from tests.integration.experiments.helpers import definition as experiment_definition
 from tests.security.conftest import PASSWORD, SETUP, audit_count, bearer, routed_pairs, sign_in
 
 OK = "allow"
@@ -373,6 +374,47 @@ async def triage_feedback(world: World) -> Call:
     return Call("PATCH", url, headers={"If-Match": '"1"'}, body={"json": {"status": "planned", "note": "ok"}})
 
 
+# Experiments (experiments/): viewers read them and their results, editors define, start and stop.
+async def _experiment(world: World, *, started: bool = False) -> str:
+    service = world.container.experiments
+    created = await service.create(SETUP, experiment_definition(key=f"matrix-{next(_unique)}"))
+    if started:
+        await service.start(SETUP, created.id)
+    return str(created.id)
+
+
+async def create_experiment(_world: World) -> Call:
+    return Call(
+        "POST", "/api/v1/experiments", body={"json": experiment_definition(key=f"matrix-{next(_unique)}")}
+    )
+
+
+async def read_experiment(world: World) -> Call:
+    return Call("GET", f"/api/v1/experiments/{await _experiment(world)}")
+
+
+async def patch_experiment(world: World) -> Call:
+    url = f"/api/v1/experiments/{await _experiment(world)}"
+    headers = {"If-Match": '"1"', "Content-Type": "application/merge-patch+json"}
+    return Call("PATCH", url, headers=headers, body={"content": b'{"name": "Renamed"}'})
+
+
+async def delete_experiment(world: World) -> Call:
+    return Call("DELETE", f"/api/v1/experiments/{await _experiment(world)}")
+
+
+async def start_experiment(world: World) -> Call:
+    return Call("POST", f"/api/v1/experiments/{await _experiment(world)}/start")
+
+
+async def stop_experiment(world: World) -> Call:
+    return Call("POST", f"/api/v1/experiments/{await _experiment(world, started=True)}/stop")
+
+
+async def experiment_results(world: World) -> Call:
+    return Call("GET", f"/api/v1/experiments/{await _experiment(world, started=True)}/results")
+
+
 @dataclass(frozen=True)
 class Rule:
     expect: dict[str, Outcome]
@@ -389,6 +431,8 @@ CONSOLE_STAFF = row(LOGIN, 403, OK, OK, OK)  # console pages any member of staff
 FEEDBACK_READ = row(401, 403, OK, OK, OK)
 FEEDBACK_TRIAGE = row(401, 403, 403, OK, OK)
 CONSOLE_CATALOG_WRITE = row(LOGIN, 403, 403, OK, OK)
+EXPERIMENTS_READ = row(401, 403, OK, OK, OK)
+EXPERIMENTS_WRITE = row(401, 403, 403, OK, OK)
 CONSOLE_ADMIN = row(LOGIN, 403, 403, 403, OK)
 
 # The one declaration of who may do what. Columns: anonymous, client, viewer, editor, admin.
@@ -409,6 +453,15 @@ ACCESS: dict[tuple[str, str], Rule] = {
     ("GET", "/api/v1/feedback/summary"): Rule(FEEDBACK_READ, get("/api/v1/feedback/summary?weeks=4")),
     ("GET", "/api/v1/feedback/{feedback_id}"): Rule(FEEDBACK_READ, read_feedback),
     ("PATCH", "/api/v1/feedback/{feedback_id}"): Rule(FEEDBACK_TRIAGE, triage_feedback),
+    # Experiments: staff read them and their results, editors change them.
+    ("GET", "/api/v1/experiments"): Rule(EXPERIMENTS_READ, get("/api/v1/experiments")),
+    ("POST", "/api/v1/experiments"): Rule(EXPERIMENTS_WRITE, create_experiment),
+    ("GET", "/api/v1/experiments/{experiment_id}"): Rule(EXPERIMENTS_READ, read_experiment),
+    ("PATCH", "/api/v1/experiments/{experiment_id}"): Rule(EXPERIMENTS_WRITE, patch_experiment),
+    ("DELETE", "/api/v1/experiments/{experiment_id}"): Rule(EXPERIMENTS_WRITE, delete_experiment),
+    ("POST", "/api/v1/experiments/{experiment_id}/start"): Rule(EXPERIMENTS_WRITE, start_experiment),
+    ("POST", "/api/v1/experiments/{experiment_id}/stop"): Rule(EXPERIMENTS_WRITE, stop_experiment),
+    ("GET", "/api/v1/experiments/{experiment_id}/results"): Rule(EXPERIMENTS_READ, experiment_results),
     # Outside the API: the probes, the metrics and the API reference. A scraper reads /metrics
     # with SHELF_METRICS_TOKEN instead (tests/integration/monitoring/test_metrics_access.py).
     ("GET", "/healthz"): Rule(PUBLIC, get("/healthz")),

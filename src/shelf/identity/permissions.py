@@ -34,14 +34,19 @@ class Permission(enum.StrEnum):
     FEEDBACK_READ = "feedback:read"  # the inbox, summaries (without emails)
     FEEDBACK_TRIAGE = "feedback:triage"  # status and note
     FEEDBACK_READ_PERSONAL = "feedback:read_personal"  # the email a submitter left
+    # Experiments (experiments/, ADR 0015): viewers read results, editors define, start and stop.
+    EXPERIMENTS_READ = "experiments:read"
+    EXPERIMENTS_WRITE = "experiments:write"
 
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.ADMIN: frozenset(Permission),
     Role.EDITOR: frozenset({Permission.CATALOG_READ_ALL, Permission.CATALOG_WRITE, Permission.ANALYTICS_READ})
-    | {Permission.FEEDBACK_SUBMIT, Permission.FEEDBACK_READ, Permission.FEEDBACK_TRIAGE},
+    | {Permission.FEEDBACK_SUBMIT, Permission.FEEDBACK_READ, Permission.FEEDBACK_TRIAGE}
+    | {Permission.EXPERIMENTS_READ, Permission.EXPERIMENTS_WRITE},
     Role.VIEWER: frozenset({Permission.CATALOG_READ_ALL, Permission.ANALYTICS_READ})
-    | {Permission.FEEDBACK_SUBMIT, Permission.FEEDBACK_READ},
+    | {Permission.FEEDBACK_SUBMIT, Permission.FEEDBACK_READ}
+    | {Permission.EXPERIMENTS_READ},
     Role.CLIENT: frozenset({Permission.EVENTS_CAPTURE}) | {Permission.FEEDBACK_SUBMIT},
 }
 
