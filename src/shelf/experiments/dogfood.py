@@ -7,7 +7,13 @@ until the flags service is wired in its place.
 
 from __future__ import annotations
 
+import random
 from typing import Any
+
+from shelf.analytics.emitter import EventEmitter
+from shelf.experiments.schemas import ExperimentRead
+from shelf.experiments.service import ExperimentService
+from shelf.identity.permissions import Principal
 
 DOGFOOD_FLAG = "storefront.product-page-layout"
 DOGFOOD_VARIANTS = (("control", 50.0), ("gallery", 50.0))
@@ -22,3 +28,31 @@ DOGFOOD_EXPERIMENT: dict[str, Any] = {
     "secondary_metrics": [],
     "minimum_sample": 100,
 }
+
+
+async def seed_dogfood(service: ExperimentService, principal: Principal) -> tuple[ExperimentRead, bool]:
+    """The demo experiment, created and started when no experiment has its key; (it, created)."""
+    for existing in (await service.all(principal)).items:
+        if existing.key == DOGFOOD_EXPERIMENT["key"]:
+            return existing, False
+    created = await service.create(principal, dict(DOGFOOD_EXPERIMENT))
+    return await service.start(principal, created.id), True
+
+
+async def emit_demo_events(events: EventEmitter, people: int, *, seed: int = 42) -> tuple[int, int]:
+    """Synthetic exposures and add-to-carts, now, so the demo's results page has numbers: half
+    the people see each variant; about 10% of control and 14% of gallery add to the cart.
+    Returns (exposures, conversions)."""
+    chooser = random.Random(seed)  # noqa: S311 - demo data, reproducible on purpose
+    rates = {"control": 0.10, "gallery": 0.14}
+    conversions = 0
+    for index in range(people):
+        who = f"demo-visitor-{seed}-{index}"
+        variant = "control" if chooser.random() < 0.5 else "gallery"
+        await events.emit(
+            "$feature_flag_called", who, {"$feature_flag": DOGFOOD_FLAG, "$feature_flag_response": variant}
+        )
+        if chooser.random() < rates[variant]:
+            await events.emit("add_to_cart", who, {"quantity": 1, "demo": True})
+            conversions += 1
+    return people, conversions
