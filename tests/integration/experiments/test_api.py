@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import httpx
 
+from shelf.app import Container
+from shelf.experiments.flag_lookup import StaticFlags
 from tests.conftest import Keys
 from tests.integration.catalog.helpers import assert_problem
 from tests.integration.experiments.helpers import API, create, definition
@@ -114,3 +116,20 @@ async def test_every_change_is_audited(client: httpx.AsyncClient, keys: Keys) ->
         "experiment.stop",
         "experiment.update",
     ]
+
+
+async def test_starting_on_a_flag_that_is_gone_is_refused(
+    client: httpx.AsyncClient, container: Container, keys: Keys
+) -> None:
+    created = await create(client, keys)
+    flags = container.experiments._flags  # the app's in-memory lookup (StaticFlags)
+    assert isinstance(flags, StaticFlags)
+    kept = dict(flags.flags)
+    flags.flags.clear()  # the flag is deleted after the experiment was defined
+    try:
+        refused = await client.post(f"{API}/{created['id']}/start", headers=keys.auth("editor"))
+        assert "no flag with the key" in assert_problem(refused, 422)["detail"]
+    finally:
+        flags.flags.update(kept)
+    again = await client.get(f"{API}/{created['id']}", headers=keys.auth("viewer"))
+    assert again.json()["status"] == "draft"
