@@ -108,7 +108,8 @@ async def test_patch_needs_if_match_and_a_started_experiment_keeps_what_it_measu
 ) -> None:
     created = await create(client, keys)
     url = f"{API}/{created['id']}"
-    assert_problem(await client.patch(url, content=b'{"name": "x"}', headers=keys.auth("editor") | PATCH), 428)
+    unconditional = keys.auth("editor") | PATCH
+    assert_problem(await client.patch(url, content=b'{"name": "x"}', headers=unconditional), 428)
     stale = keys.auth("editor") | PATCH | {"If-Match": '"7"'}
     assert_problem(await client.patch(url, content=b'{"name": "x"}', headers=stale), 412)
     await client.post(f"{url}/start", headers=keys.auth("editor"))
