@@ -54,6 +54,12 @@ CONSOLE = {
     ("POST", "/admin/apikeys"),
     ("POST", "/admin/apikeys/{key_id}/revoke"),
     ("GET", "/admin/audit"),
+    ("GET", "/admin/experiments"),
+    ("GET", "/admin/experiments/new"),
+    ("POST", "/admin/experiments/new"),
+    ("GET", "/admin/experiments/{experiment_id}"),
+    ("POST", "/admin/experiments/{experiment_id}/start"),
+    ("POST", "/admin/experiments/{experiment_id}/stop"),
 }
 OUTSIDE_THE_API = {
     ("GET", "/healthz"),  # the liveness probe

@@ -415,6 +415,36 @@ async def experiment_results(world: World) -> Call:
     return Call("GET", f"/api/v1/experiments/{await _experiment(world, started=True)}/results")
 
 
+async def console_experiment(world: World) -> Call:
+    return Call("GET", f"/admin/experiments/{await _experiment(world, started=True)}")
+
+
+async def console_create_experiment(_world: World) -> Call:
+    form = {
+        "key": f"console-{next(_unique)}",
+        "name": "Console test",
+        "flag_key": "storefront.product-page-layout",
+        "control_variant": "control",
+        "event": "add_to_cart",
+        "window_hours": "24",
+        "minimum_sample": "100",
+    }
+    done = re.compile(r"/admin/experiments/[0-9a-f-]{36}")
+    return Call("POST", "/admin/experiments/new", body={"data": form}, done=done)
+
+
+async def console_start_experiment(world: World) -> Call:
+    experiment_id = await _experiment(world)
+    done = f"/admin/experiments/{experiment_id}"
+    return Call("POST", f"/admin/experiments/{experiment_id}/start", done=done)
+
+
+async def console_stop_experiment(world: World) -> Call:
+    experiment_id = await _experiment(world, started=True)
+    done = f"/admin/experiments/{experiment_id}"
+    return Call("POST", f"/admin/experiments/{experiment_id}/stop", done=done)
+
+
 @dataclass(frozen=True)
 class Rule:
     expect: dict[str, Outcome]
@@ -433,6 +463,7 @@ FEEDBACK_TRIAGE = row(401, 403, 403, OK, OK)
 CONSOLE_CATALOG_WRITE = row(LOGIN, 403, 403, OK, OK)
 EXPERIMENTS_READ = row(401, 403, OK, OK, OK)
 EXPERIMENTS_WRITE = row(401, 403, 403, OK, OK)
+CONSOLE_EXP_WRITE = row(LOGIN, 403, 403, OK, OK)  # console experiment forms: editors
 CONSOLE_ADMIN = row(LOGIN, 403, 403, 403, OK)
 
 # The one declaration of who may do what. Columns: anonymous, client, viewer, editor, admin.
@@ -526,6 +557,12 @@ ACCESS: dict[tuple[str, str], Rule] = {
     ("POST", "/admin/apikeys"): Rule(CONSOLE_ADMIN, console_create_api_key),
     ("POST", "/admin/apikeys/{key_id}/revoke"): Rule(CONSOLE_ADMIN, console_revoke_api_key),
     ("GET", "/admin/audit"): Rule(CONSOLE_ADMIN, get("/admin/audit?entity_type=product")),
+    ("GET", "/admin/experiments"): Rule(CONSOLE_STAFF, get("/admin/experiments")),
+    ("GET", "/admin/experiments/new"): Rule(CONSOLE_EXP_WRITE, get("/admin/experiments/new")),
+    ("POST", "/admin/experiments/new"): Rule(CONSOLE_EXP_WRITE, console_create_experiment),
+    ("GET", "/admin/experiments/{experiment_id}"): Rule(CONSOLE_STAFF, console_experiment),
+    ("POST", "/admin/experiments/{experiment_id}/start"): Rule(CONSOLE_EXP_WRITE, console_start_experiment),
+    ("POST", "/admin/experiments/{experiment_id}/stop"): Rule(CONSOLE_EXP_WRITE, console_stop_experiment),
 }
 # A session caller ends its own session with these, so they run last, in this order.
 LAST = (("POST", "/admin/logout"), ("DELETE", "/api/v1/auth/session"))

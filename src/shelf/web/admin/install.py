@@ -9,6 +9,7 @@ from shelf.web.admin import (
     audit,
     auth,
     dashboard,
+    experiments,
     feedback,
     product_editor,
     products,
@@ -30,6 +31,7 @@ ROUTERS = (
     apikeys.router,
     audit.router,
     feedback.router,
+    experiments.router,
     system.router,
 )
 
