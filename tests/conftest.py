@@ -22,6 +22,7 @@ TABLES = [
     "flags",
     "import_errors",
     "import_jobs",
+    "experiments",
     "feedback",
     "analytics_events",
     "analytics_event_ids",

@@ -24,6 +24,11 @@ from shelf.catalog.categories import CategoryDirectory
 from shelf.catalog.overview import CatalogOverview
 from shelf.catalog.queries import SqlProductReader
 from shelf.catalog.service import CacheTtls, CatalogService
+from shelf.experiments import api as experiments_api
+from shelf.experiments.dogfood import DEMO_FLAGS
+from shelf.experiments.flag_lookup import FlagVariantsLookup, StaticFlags
+from shelf.experiments.queries import SqlExperimentReader
+from shelf.experiments.service import ExperimentService
 from shelf.feedback import api as feedback_api
 from shelf.feedback.queries import SqlFeedbackReader
 from shelf.feedback.service import FeedbackService
@@ -82,6 +87,7 @@ class Container:
     analytics: AnalyticsService  # event capture, its durable buffer, the queries
     feedback: FeedbackService
     flags: FlagsService  # feature flags: definitions, in-process evaluation, OFREP, exposures
+    experiments: ExperimentService
     rate_limiter: RateLimiter
     tracing: Tracing
     readiness: health.Readiness
@@ -149,6 +155,9 @@ def build_container(
 
     analytics = build_analytics(settings, database.engine, clock, authenticate_key)
     flags = FlagsService(uow, clock, cache=cache, events=analytics)
+    # The flags experiments may run on. Until the flags service is wired here (an adapter with
+    # ``variants(key)``, experiments/flag_lookup.py), only the demo's flag as the flags feature seeds it.
+    experiment_flags: FlagVariantsLookup = StaticFlags(DEMO_FLAGS)
     container = Container(
         settings=settings,
         database=database,
@@ -201,6 +210,7 @@ def build_container(
             email_retention=timedelta(days=settings.feedback_email_retention_days),
         ),
         flags=flags,
+        experiments=ExperimentService(uow, SqlExperimentReader(database.engine), experiment_flags, clock),
         rate_limiter=rate_limiter,
         tracing=tracing,
         readiness=health.Readiness(
@@ -296,6 +306,7 @@ def create_app(
     app.include_router(flags_api.router)
     app.include_router(flags_ofrep.router)
     app.include_router(transfer_api.router)
+    app.include_router(experiments_api.router)
     install_api_docs(app)
     describe_security(app)
     install_web(app, container)  # after the problem handlers: page errors wrap them

@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from shelf.audit.repository import AuditRepository, SqlAuditRepository
 from shelf.catalog.repository import ProductRepository, SqlProductRepository
+from shelf.experiments.repository import ExperimentRepository, SqlExperimentRepository
 from shelf.feedback.repository import FeedbackRepository, SqlFeedbackRepository
 from shelf.flags.repository import FlagRepository, SqlFlagRepository
 from shelf.identity.repository import (
@@ -38,6 +39,7 @@ class UnitOfWork(Protocol):
     feedback: FeedbackRepository
     flags: FlagRepository
     transfer: TransferRepository  # bulk import (transfer/)
+    experiments: ExperimentRepository
 
     async def __aenter__(self) -> Self: ...
     async def __aexit__(
@@ -64,6 +66,7 @@ class SqlUnitOfWork:
     feedback: FeedbackRepository
     flags: FlagRepository
     transfer: TransferRepository
+    experiments: ExperimentRepository
 
     def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
         self._sessions = sessions
@@ -79,6 +82,7 @@ class SqlUnitOfWork:
         self.feedback = SqlFeedbackRepository(self.session)
         self.flags = SqlFlagRepository(self.session)
         self.transfer = SqlTransferRepository(self.session)
+        self.experiments = SqlExperimentRepository(self.session)
         return self
 
     async def __aexit__(

@@ -64,6 +64,12 @@ OFREP = {
     ("POST", "/ofrep/v1/evaluate/flags/{key}"),
     ("POST", "/ofrep/v1/evaluate/flags"),
     ("GET", "/ofrep/v1/configuration"),
+    ("GET", "/admin/experiments"),
+    ("GET", "/admin/experiments/new"),
+    ("POST", "/admin/experiments/new"),
+    ("GET", "/admin/experiments/{experiment_id}"),
+    ("POST", "/admin/experiments/{experiment_id}/start"),
+    ("POST", "/admin/experiments/{experiment_id}/stop"),
 }
 OUTSIDE_THE_API = {
     ("GET", "/healthz"),  # the liveness probe

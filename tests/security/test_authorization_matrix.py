@@ -42,6 +42,7 @@ from shelf.identity.permissions import Role
 from shelf.web.shopper import COOKIE as SHOPPER_COOKIE
 from tests.conftest import Keys
 from tests.integration.catalog.helpers import assert_problem, product_payload
+from tests.integration.experiments.helpers import definition as experiment_definition
 from tests.security.conftest import PASSWORD, SETUP, audit_count, bearer, routed_pairs, sign_in
 
 OK = "allow"
@@ -409,6 +410,77 @@ async def evaluate_flags(world: World) -> Call:
     return Call("POST", "/ofrep/v1/evaluate/flags", body={"json": {"context": {"targetingKey": "user-1"}}})
 
 
+# Experiments (experiments/): viewers read them and their results, editors define, start and stop.
+async def _experiment(world: World, *, started: bool = False) -> str:
+    service = world.container.experiments
+    created = await service.create(SETUP, experiment_definition(key=f"matrix-{next(_unique)}"))
+    if started:
+        await service.start(SETUP, created.id)
+    return str(created.id)
+
+
+async def create_experiment(_world: World) -> Call:
+    return Call(
+        "POST", "/api/v1/experiments", body={"json": experiment_definition(key=f"matrix-{next(_unique)}")}
+    )
+
+
+async def read_experiment(world: World) -> Call:
+    return Call("GET", f"/api/v1/experiments/{await _experiment(world)}")
+
+
+async def patch_experiment(world: World) -> Call:
+    url = f"/api/v1/experiments/{await _experiment(world)}"
+    headers = {"If-Match": '"1"', "Content-Type": "application/merge-patch+json"}
+    return Call("PATCH", url, headers=headers, body={"content": b'{"name": "Renamed"}'})
+
+
+async def delete_experiment(world: World) -> Call:
+    return Call("DELETE", f"/api/v1/experiments/{await _experiment(world)}")
+
+
+async def start_experiment(world: World) -> Call:
+    return Call("POST", f"/api/v1/experiments/{await _experiment(world)}/start")
+
+
+async def stop_experiment(world: World) -> Call:
+    return Call("POST", f"/api/v1/experiments/{await _experiment(world, started=True)}/stop")
+
+
+async def experiment_results(world: World) -> Call:
+    return Call("GET", f"/api/v1/experiments/{await _experiment(world, started=True)}/results")
+
+
+async def console_experiment(world: World) -> Call:
+    return Call("GET", f"/admin/experiments/{await _experiment(world, started=True)}")
+
+
+async def console_create_experiment(_world: World) -> Call:
+    form = {
+        "key": f"console-{next(_unique)}",
+        "name": "Console test",
+        "flag_key": "storefront.product-page-layout",
+        "control_variant": "control",
+        "event": "add_to_cart",
+        "window_hours": "24",
+        "minimum_sample": "100",
+    }
+    done = re.compile(r"/admin/experiments/[0-9a-f-]{36}")
+    return Call("POST", "/admin/experiments/new", body={"data": form}, done=done)
+
+
+async def console_start_experiment(world: World) -> Call:
+    experiment_id = await _experiment(world)
+    done = f"/admin/experiments/{experiment_id}"
+    return Call("POST", f"/admin/experiments/{experiment_id}/start", done=done)
+
+
+async def console_stop_experiment(world: World) -> Call:
+    experiment_id = await _experiment(world, started=True)
+    done = f"/admin/experiments/{experiment_id}"
+    return Call("POST", f"/admin/experiments/{experiment_id}/stop", done=done)
+
+
 @dataclass(frozen=True)
 class Rule:
     expect: dict[str, Outcome]
@@ -470,6 +542,9 @@ CONSOLE_CATALOG_WRITE = row(LOGIN, 403, 403, OK, OK)
 FLAGS_READ = row(401, 403, OK, OK, OK)
 FLAGS_WRITE = row(401, 403, 403, OK, OK)
 FLAGS_EVALUATE = row(401, OK, OK, OK, OK)  # client keys evaluate (OFREP), and may do nothing else
+EXPERIMENTS_READ = row(401, 403, OK, OK, OK)
+EXPERIMENTS_WRITE = row(401, 403, 403, OK, OK)
+CONSOLE_EXP_WRITE = row(LOGIN, 403, 403, OK, OK)  # console experiment forms: editors
 CONSOLE_ADMIN = row(LOGIN, 403, 403, 403, OK)
 
 # The one declaration of who may do what. Columns: anonymous, client, viewer, editor, admin.
@@ -504,6 +579,15 @@ ACCESS: dict[tuple[str, str], Rule] = {
     ("GET", "/api/v1/imports/{job_id}"): Rule(CATALOG_WRITE, read_import),
     ("GET", "/api/v1/imports/{job_id}/errors.csv"): Rule(CATALOG_WRITE, import_errors),
     ("GET", "/api/v1/exports"): Rule(row(401, 403, OK, OK, OK), get("/api/v1/exports?format=jsonl")),
+    # Experiments: staff read them and their results, editors change them.
+    ("GET", "/api/v1/experiments"): Rule(EXPERIMENTS_READ, get("/api/v1/experiments")),
+    ("POST", "/api/v1/experiments"): Rule(EXPERIMENTS_WRITE, create_experiment),
+    ("GET", "/api/v1/experiments/{experiment_id}"): Rule(EXPERIMENTS_READ, read_experiment),
+    ("PATCH", "/api/v1/experiments/{experiment_id}"): Rule(EXPERIMENTS_WRITE, patch_experiment),
+    ("DELETE", "/api/v1/experiments/{experiment_id}"): Rule(EXPERIMENTS_WRITE, delete_experiment),
+    ("POST", "/api/v1/experiments/{experiment_id}/start"): Rule(EXPERIMENTS_WRITE, start_experiment),
+    ("POST", "/api/v1/experiments/{experiment_id}/stop"): Rule(EXPERIMENTS_WRITE, stop_experiment),
+    ("GET", "/api/v1/experiments/{experiment_id}/results"): Rule(EXPERIMENTS_READ, experiment_results),
     # Outside the API: the probes, the metrics and the API reference. A scraper reads /metrics
     # with SHELF_METRICS_TOKEN instead (tests/integration/monitoring/test_metrics_access.py).
     ("GET", "/healthz"): Rule(PUBLIC, get("/healthz")),
@@ -571,6 +655,12 @@ ACCESS: dict[tuple[str, str], Rule] = {
     ("GET", "/admin/imports"): Rule(CONSOLE_CATALOG_WRITE, get("/admin/imports")),
     ("POST", "/admin/imports"): Rule(CONSOLE_CATALOG_WRITE, console_import),
     ("GET", "/admin/imports/{job_id}"): Rule(CONSOLE_CATALOG_WRITE, console_import_job),
+    ("GET", "/admin/experiments"): Rule(CONSOLE_STAFF, get("/admin/experiments")),
+    ("GET", "/admin/experiments/new"): Rule(CONSOLE_EXP_WRITE, get("/admin/experiments/new")),
+    ("POST", "/admin/experiments/new"): Rule(CONSOLE_EXP_WRITE, console_create_experiment),
+    ("GET", "/admin/experiments/{experiment_id}"): Rule(CONSOLE_STAFF, console_experiment),
+    ("POST", "/admin/experiments/{experiment_id}/start"): Rule(CONSOLE_EXP_WRITE, console_start_experiment),
+    ("POST", "/admin/experiments/{experiment_id}/stop"): Rule(CONSOLE_EXP_WRITE, console_stop_experiment),
 }
 # A session caller ends its own session with these, so they run last, in this order.
 LAST = (("POST", "/admin/logout"), ("DELETE", "/api/v1/auth/session"))

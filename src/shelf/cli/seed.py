@@ -12,6 +12,8 @@ from shelf.app import Container
 from shelf.catalog.bulk import batched, count_products, insert_products
 from shelf.catalog.demo import demo_products
 from shelf.cli.common import console, run_with_container
+from shelf.experiments.dogfood import emit_demo_events, seed_dogfood
+from shelf.identity.permissions import Principal, Role
 from shelf.platform.clock import SystemClock
 
 BATCH = 5_000
@@ -23,10 +25,20 @@ def seed(
         bool, typer.Option("--if-empty", help="Do nothing when the catalog already has products.")
     ] = False,
     random_seed: Annotated[int, typer.Option("--random-seed", help="Seed for reproducible data.")] = 42,
+    demo_events: Annotated[
+        int,
+        typer.Option(
+            "--demo-events",
+            min=0,
+            max=1_000_000,
+            help="Send synthetic exposures and add-to-carts for this many people (demo experiment).",
+        ),
+    ] = 0,
 ) -> None:
-    """Seed a realistic demo catalog (names, categories, prices, stock, tags)."""
+    """Seed a realistic demo catalog (names, categories, prices, stock, tags) and the demo experiment."""
 
     async def work(container: Container) -> None:
+        await _seed_experiment(container, demo_events, random_seed)
         async with container.database.sessions() as session:
             existing = await count_products(session)
         if if_empty and existing:
@@ -48,3 +60,18 @@ def seed(
         console.print(f"seeded {products} products in {elapsed:.1f} s ({products / elapsed:,.0f}/s)")
 
     run_with_container(work)
+
+
+SEEDER = Principal(kind="cli", role=Role.ADMIN, name="shelf seed")
+
+
+async def _seed_experiment(container: Container, demo_events: int, random_seed: int) -> None:
+    """The dogfood experiment (product page layout on add-to-cart), when missing (ADR 0015)."""
+    experiment, created = await seed_dogfood(container.experiments, SEEDER)
+    state = "created and started" if created else "already there"
+    console.print(f"experiment {experiment.key}: {state}")
+    if demo_events:
+        await container.analytics.start()  # its buffer's writer; closing the container writes the rest
+        exposed, converted = await emit_demo_events(container.analytics, demo_events, seed=random_seed)
+        await container.analytics.buffer.flush()
+        console.print(f"sent {exposed} demo exposures and {converted} add-to-carts")

@@ -39,20 +39,24 @@ class Permission(enum.StrEnum):
     FLAGS_READ = "flags:read"
     FLAGS_WRITE = "flags:write"
     FLAGS_EVALUATE = "flags:evaluate"
+    # Experiments (experiments/, ADR 0015): viewers read results, editors define, start and stop.
+    EXPERIMENTS_READ = "experiments:read"
+    EXPERIMENTS_WRITE = "experiments:write"
 
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.ADMIN: frozenset(Permission),
     Role.EDITOR: frozenset({Permission.CATALOG_READ_ALL, Permission.CATALOG_WRITE, Permission.ANALYTICS_READ})
-    | {Permission.FEEDBACK_SUBMIT, Permission.FEEDBACK_READ, Permission.FEEDBACK_TRIAGE},
+    | {Permission.FEEDBACK_SUBMIT, Permission.FEEDBACK_READ, Permission.FEEDBACK_TRIAGE}
+    | {Permission.FLAGS_READ, Permission.FLAGS_WRITE, Permission.FLAGS_EVALUATE}
+    | {Permission.EXPERIMENTS_READ, Permission.EXPERIMENTS_WRITE},
     Role.VIEWER: frozenset({Permission.CATALOG_READ_ALL, Permission.ANALYTICS_READ})
-    | {Permission.FEEDBACK_SUBMIT, Permission.FEEDBACK_READ},
-    Role.CLIENT: frozenset({Permission.EVENTS_CAPTURE}) | {Permission.FEEDBACK_SUBMIT},
+    | {Permission.FEEDBACK_SUBMIT, Permission.FEEDBACK_READ}
+    | {Permission.FLAGS_READ, Permission.FLAGS_EVALUATE}
+    | {Permission.EXPERIMENTS_READ},
+    Role.CLIENT: frozenset({Permission.EVENTS_CAPTURE, Permission.FEEDBACK_SUBMIT})
+    | {Permission.FLAGS_EVALUATE},
 }
-# Feature flags (ADR 0014): viewers read, editors write, every key may evaluate.
-ROLE_PERMISSIONS[Role.EDITOR] |= {Permission.FLAGS_READ, Permission.FLAGS_WRITE, Permission.FLAGS_EVALUATE}
-ROLE_PERMISSIONS[Role.VIEWER] |= {Permission.FLAGS_READ, Permission.FLAGS_EVALUATE}
-ROLE_PERMISSIONS[Role.CLIENT] |= {Permission.FLAGS_EVALUATE}
 
 
 @dataclass(frozen=True)

@@ -33,6 +33,7 @@ APP_TABLES = {
     "analytics_user_days",
     "analytics_product_days",
     "feedback",
+    "experiments",
 }
 SEARCH_TABLES = {"products_fts", "product_search_rowids"}  # SQLite's FTS5 index, outside the models
 

@@ -9,6 +9,7 @@ from shelf.web.admin import (
     audit,
     auth,
     dashboard,
+    experiments,
     feedback,
     imports,
     product_editor,
@@ -32,6 +33,7 @@ ROUTERS = (
     audit.router,
     feedback.router,
     imports.router,
+    experiments.router,
     system.router,
 )
 

@@ -38,6 +38,12 @@ NAV: list[NavEntry] = [
         Permission.FEEDBACK_READ,
         "What shoppers and apps tell you, with the page, product and flag variants; triage it.",
     ),
+    NavEntry(
+        "Experiments",
+        "/admin/experiments",
+        Permission.EXPERIMENTS_READ,
+        "A/B tests on flags: rates, lift, chance to win, sample-ratio check.",
+    ),
     NavEntry("System", "/admin/system", Permission.METRICS_READ, "Throughput, latency, errors, cache."),
 ]
 

@@ -1,0 +1,1 @@
+"""Experiments on multivariate flags: definitions, results from analytics, statistics (ADR 0015)."""
