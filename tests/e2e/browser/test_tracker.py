@@ -18,9 +18,10 @@ from tests.e2e.browser.conftest import BROWSER_TESTS, DESKTOP, Shop, Traffic
 
 pytestmark = BROWSER_TESTS
 EVENTS_PATH = "/storefront/events"
+Stored = list[tuple[str, str, dict[str, Any]]]  # (event, distinct_id, properties)
 
 
-def _events_of(shop: Shop, distinct_id: str) -> list[tuple[str, str, dict[str, Any]]]:
+def _events_of(shop: Shop, distinct_id: str) -> Stored:
     """``(event, distinct_id, properties)`` of the tracker's events stored for ``distinct_id``."""
     path = shop.database_url.removeprefix("sqlite:///")
     with sqlite3.connect(path) as connection:
@@ -32,7 +33,7 @@ def _events_of(shop: Shop, distinct_id: str) -> list[tuple[str, str, dict[str, A
     return [(event, who, json.loads(properties)) for event, who, properties in found]
 
 
-async def _wait_for(shop: Shop, distinct_id: str, expected: set[str]) -> list[tuple[str, str, dict[str, Any]]]:
+async def _wait_for(shop: Shop, distinct_id: str, expected: set[str]) -> Stored:
     deadline = time.monotonic() + 15
     while True:
         stored = _events_of(shop, distinct_id)
@@ -47,7 +48,9 @@ async def _distinct_id(page: Page) -> str:
     return value
 
 
-async def test_a_shoppers_visit_lands_as_one_visitors_events(page: Page, shop: Shop, traffic: Traffic) -> None:
+async def test_a_shoppers_visit_lands_as_one_visitors_events(
+    page: Page, shop: Shop, traffic: Traffic
+) -> None:
     scarf_id = shop.product_ids["BROWSER-SCARF"]
     await page.goto(shop.url("/"))
     visitor = await _distinct_id(page)
@@ -88,7 +91,9 @@ async def test_a_shoppers_visit_lands_as_one_visitors_events(page: Page, shop: S
 
 
 @pytest.fixture(params=["dnt-header", "gpc-script"])
-async def private_page(request: pytest.FixtureRequest, browser: Browser, traffic: Traffic) -> AsyncIterator[Page]:
+async def private_page(
+    request: pytest.FixtureRequest, browser: Browser, traffic: Traffic
+) -> AsyncIterator[Page]:
     """A visitor who says no: Do-Not-Track as a header, or Global Privacy Control seen by the script
     only (navigator.globalPrivacyControl, without the Sec-GPC header), so both checks are tested."""
     headers = {"DNT": "1"} if request.param == "dnt-header" else {}
