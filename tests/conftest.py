@@ -28,6 +28,7 @@ TABLES = [
     "analytics_event_ids",
     "analytics_user_days",
     "analytics_product_days",
+    "analytics_person_aliases",
     "product_tags",
     "products",
     "idempotency_keys",

@@ -122,6 +122,11 @@ class Settings(BaseSettings):
     # after the feedback was sent, then erased (the feedback itself stays).
     feedback_email_retention_days: int = Field(default=180, ge=1, le=3650)
 
+    # The storefront's tracker (web/storefront/tracking.py, ADR 0017): "implied" measures visitors
+    # unless Do-Not-Track or Global Privacy Control says no; "required" sends nothing until the
+    # visitor accepts in the consent banner (remembered in the shelf_consent cookie).
+    analytics_consent: Literal["implied", "required"] = "implied"
+
     @field_validator("cors_origins", mode="before")
     @classmethod
     def _split_cors_origins(cls, value: object) -> object:

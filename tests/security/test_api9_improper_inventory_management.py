@@ -29,6 +29,8 @@ STOREFRONT = {
     ("POST", "/cart/items"),
     ("POST", "/cart/items/{product_id}"),
     ("POST", "/cart/items/{product_id}/remove"),
+    ("POST", "/storefront/events"),  # the first-party tracker's beacons (ADR 0017)
+    ("POST", "/storefront/consent"),  # the analytics consent banner's answer
 }
 # The admin console's pages (web/admin/): HTML for staff, not part of the API either.
 CONSOLE = {

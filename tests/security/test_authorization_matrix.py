@@ -481,6 +481,23 @@ async def console_stop_experiment(world: World) -> Call:
     return Call("POST", f"/admin/experiments/{experiment_id}/stop", done=done)
 
 
+# The storefront tracker (web/storefront/events.py, ADR 0017): any visitor with the page's shopper
+# cookie and form token; the consent banner's answer likewise.
+async def tracker_beacon(world: World) -> Call:
+    cookie, csrf = await _shopper(world)
+    batch = '[{"event": "$pageview", "uuid": "%s", "properties": {}}]' % uuid.uuid4()  # noqa: UP031
+    headers = {"Cookie": f"{SHOPPER_COOKIE}={cookie}"}
+    form = {"csrf_token": csrf, "batch": batch}
+    return Call("POST", "/storefront/events", headers=headers, body={"data": form})
+
+
+async def consent_answer(world: World) -> Call:
+    cookie, csrf = await _shopper(world)
+    form = {"csrf_token": csrf, "choice": "granted", "next": "/products"}
+    headers = {"Cookie": f"{SHOPPER_COOKIE}={cookie}"}
+    return Call("POST", "/storefront/consent", headers=headers, body={"data": form}, done="/products")
+
+
 @dataclass(frozen=True)
 class Rule:
     expect: dict[str, Outcome]
@@ -608,6 +625,8 @@ ACCESS: dict[tuple[str, str], Rule] = {
     ("POST", "/cart/items"): Rule(PUBLIC, add_to_cart),
     ("POST", "/cart/items/{product_id}"): Rule(PUBLIC, change_cart_quantity),
     ("POST", "/cart/items/{product_id}/remove"): Rule(PUBLIC, remove_from_cart),
+    ("POST", "/storefront/events"): Rule(PUBLIC, tracker_beacon),
+    ("POST", "/storefront/consent"): Rule(PUBLIC, consent_answer),
     # The catalog: published products are public, drafts are for staff, changes for editors.
     ("GET", "/api/v1/products"): Rule(PUBLIC, get("/api/v1/products?limit=5")),
     ("GET", "/api/v1/products/{product_id}"): Rule(STAFF_READ, read_draft),

@@ -14,6 +14,14 @@ from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from shelf.analytics import capture
+from shelf.analytics.aliases import (
+    ANON_PROPERTY,
+    IDENTIFY,
+    AliasStore,
+    NullAliasStore,
+    SqlAliasStore,
+    aliases_in,
+)
 from shelf.analytics.buffer import EventBuffer, SpooledBuffer, default_spool_directory
 from shelf.analytics.capture import Limits, Row
 from shelf.analytics.queries import AnalyticsReader, ms_of
@@ -33,6 +41,7 @@ from shelf.analytics.schemas import (
     parse_window,
 )
 from shelf.analytics.spool import Spool
+from shelf.analytics.tracker import tracker_envelope
 from shelf.identity.permissions import Permission, Principal
 from shelf.platform.clock import Clock
 from shelf.platform.errors import DomainError, Unauthenticated
@@ -69,6 +78,7 @@ class AnalyticsService:
         *,
         limits: Limits | None = None,
         key_cache_seconds: float = 10.0,
+        aliases: AliasStore | None = None,
     ) -> None:
         self._writer = writer
         self.buffer = buffer
@@ -78,6 +88,7 @@ class AnalyticsService:
         self._limits = limits or Limits()
         self._key_cache_seconds = key_cache_seconds
         self._keys: dict[str, tuple[float, Principal | None]] = {}
+        self._aliases = aliases or NullAliasStore()
 
     async def start(self) -> None:
         try:
@@ -111,7 +122,31 @@ class AnalyticsService:
         principal.require(Permission.EVENTS_CAPTURE)
         rows = capture.normalise(envelope, capture.now_ms(self._clock.now()), self._limits)
         await self.buffer.put(rows)
+        if any(row[1] == IDENTIFY for row in rows):  # an SDK's identify(): keep the link too
+            await self._link(aliases_in((row[1], row[2], row[4]) for row in rows))
         return len(rows)
+
+    async def capture_from_storefront(self, distinct_id: str, batch: str) -> int:
+        """The first-party tracker's batch, as events of ``distinct_id`` (decided by the caller from
+        the shopper cookie, never by the browser); how many were buffered."""
+        envelope = tracker_envelope(batch, distinct_id)
+        rows = capture.normalise(envelope, capture.now_ms(self._clock.now()), self._limits)
+        await self.buffer.put(rows)
+        return len(rows)
+
+    async def identify(self, distinct_id: str, anon_distinct_id: str) -> None:
+        """``anon_distinct_id`` is ``distinct_id`` from now on: an ``$identify`` event (PostHog's
+        shape) and the stored link. Like ``emit``, it never fails the caller's work (a login)."""
+        if not anon_distinct_id or anon_distinct_id == distinct_id:
+            return
+        await self.emit(IDENTIFY, distinct_id, {ANON_PROPERTY: anon_distinct_id})
+        await self._link([(anon_distinct_id, distinct_id)])
+
+    async def _link(self, aliases: list[tuple[str, str]]) -> None:
+        try:
+            await self._aliases.link(aliases, capture.now_ms(self._clock.now()))
+        except Exception as error:  # the event is buffered; the link is a convenience on top
+            log.warning("analytics_alias_not_stored", error=str(error)[:300])
 
     async def _key_principal(self, secret: str) -> Principal:
         """The key's principal; known answers are kept ``key_cache_seconds`` (a revoked key keeps
@@ -230,6 +265,7 @@ def build_analytics(
         authenticate_key,
         limits=limits_from(settings),
         key_cache_seconds=settings.analytics_key_cache_seconds,
+        aliases=SqlAliasStore(engine),
     )
 
 

@@ -41,7 +41,10 @@ class RoutePolicies:
     feedback: RatePolicy | None = None  # feedback posts: people write rarely, bots often
     auth_prefix: str = "/api/v1/auth/"
     # Where events are captured (the paths of shelf.analytics.api, which imports the gateway).
-    event_paths: frozenset[str] = frozenset({"/batch/", "/capture/", "/e/", "/i/v0/e/", "/api/v1/events"})
+    # The storefront tracker's beacons (web/storefront/events.py) share the events policy, per address.
+    event_paths: frozenset[str] = frozenset(
+        {"/batch/", "/capture/", "/e/", "/i/v0/e/", "/api/v1/events", "/storefront/events"}
+    )
     # Where feedback is posted: the API (shelf.feedback.api) and the storefront's form (web/storefront).
     feedback_paths: frozenset[str] = frozenset({"/api/v1/feedback", "/feedback"})
     # OFREP evaluations (shelf.flags.ofrep): reads sent as POST, by apps that ask per request.

@@ -90,6 +90,9 @@ async def start_session(
     request: Request, identity: IdentityDep, username: Username, password: Password
 ) -> Response:
     started = await identity.start_session(username, password, client_ip=client_ip(request))
+    tracking = getattr(request.app.state, "tracking", None)  # web.storefront.tracking, when installed
+    if tracking is not None:  # a browser with the shopper cookie: its anonymous id is this user now
+        await tracking.identify(request, started.user.id)
     settings = request.app.state.container.settings
     body = SessionCreated(
         csrf_token=started.csrf_token,

@@ -12,9 +12,11 @@ from shelf.web.errors import install_page_errors
 from shelf.web.pages import Pages
 from shelf.web.shopper import ShopperCookies
 from shelf.web.storefront import cart as cart_views
+from shelf.web.storefront import events as tracker_views
 from shelf.web.storefront import feedback as feedback_views
 from shelf.web.storefront import views as storefront_views
 from shelf.web.storefront.shop import Shop
+from shelf.web.storefront.tracking import CONSENT_PATH, Tracking
 
 if TYPE_CHECKING:  # app.py imports this module; importing it back at run time would be a cycle
     from shelf.app import Container
@@ -38,5 +40,11 @@ def install_web(app: FastAPI, container: Container) -> None:
     app.include_router(storefront_views.router)
     app.include_router(cart_views.router)
     app.include_router(feedback_views.router)
+    tracking = app.state.tracking = Tracking(pages, settings.analytics_consent)
+    pages.env.globals["tracker_attributes"] = tracking.script_attributes
+    pages.env.globals["tracker_state"] = tracking.state
+    pages.env.globals["consent_path"] = CONSENT_PATH
+    app.include_router(tracker_views.router)
+    app.include_router(tracker_views.pages_router)
     install_admin(app, pages)
     install_page_errors(app)

@@ -19,6 +19,7 @@ from shelf.platform.errors import Forbidden, TooManyRequests, Unauthenticated
 from shelf.web.admin.guard import HOME_PATH, LOGIN_PATH, AdminRoute, safe_next
 from shelf.web.admin.rendering import render, see_other
 from shelf.web.pages import PagesDep
+from shelf.web.storefront.tracking import current_tracking
 
 router = APIRouter(route_class=AdminRoute, include_in_schema=False, default_response_class=HTMLResponse)
 FormText = Annotated[str, Form(max_length=1024)]
@@ -98,6 +99,7 @@ async def login(
             status_code=429,
             headers={"Retry-After": str(refused.retry_after)},
         )
+    await current_tracking(request).identify(request, started.user.id)  # $identify, when measured
     response = see_other(next_path)
     set_session_cookie(response, started.cookie, request.app.state.container.settings)
     return response
