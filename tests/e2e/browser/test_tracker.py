@@ -1,6 +1,6 @@
 """The first-party tracker in real Chromium (ADR 0017): a shopper's browse, search, product view and
 add-to-cart land in the event table as one visitor; with Do-Not-Track or Global Privacy Control
-the browser sends nothing at all."""
+the browser sends nothing at all; a console login links the visitor to the user ($identify)."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ import pytest
 from playwright.async_api import Browser, Page, expect
 
 from tests.e2e.browser.conftest import BROWSER_TESTS, DESKTOP, Shop, Traffic
+from tests.e2e.browser.console import log_in
 
 pytestmark = BROWSER_TESTS
 EVENTS_PATH = "/storefront/events"
@@ -123,3 +124,28 @@ async def test_with_do_not_track_or_global_privacy_control_nothing_is_sent(
     await page.wait_for_timeout(1500)  # longer than the tracker's flush pause
     assert [url for url in traffic.requests if url.endswith(EVENTS_PATH)] == []
     assert _events_of(shop, visitor) == []
+
+
+async def test_logging_in_to_the_console_links_the_visitor_to_the_user(
+    page: Page, shop: Shop, console_users: dict[str, str]
+) -> None:
+    await page.goto(shop.url("/products"))
+    visitor = await _distinct_id(page)
+    await log_in(page, shop, console_users["viewer"])
+    path = shop.database_url.removeprefix("sqlite:///")
+    deadline = time.monotonic() + 15
+    while True:
+        with sqlite3.connect(path) as connection:
+            identified = connection.execute(
+                "SELECT distinct_id, properties FROM analytics_events WHERE event = '$identify'"
+            ).fetchall()
+            links = connection.execute(
+                "SELECT distinct_id FROM analytics_person_aliases WHERE anon_distinct_id = ?", (visitor,)
+            ).fetchall()
+        mine = [who for who, raw in identified if json.loads(raw)["$anon_distinct_id"] == visitor]
+        if mine or time.monotonic() > deadline:
+            break
+        await asyncio.sleep(0.2)
+    assert len(mine) == 1, identified
+    assert mine[0].startswith("user:"), mine
+    assert links == [(mine[0],)]
