@@ -50,6 +50,7 @@ from shelf.flags.evaluation import (
 from shelf.flags.models import Flag
 from shelf.flags.schemas import FlagList, FlagRead, FlagWrite
 from shelf.identity.permissions import Permission, Principal
+from shelf.monitoring.metrics import FLAG_EVALUATIONS
 from shelf.platform.cache import Cache, SingleFlight
 from shelf.platform.clock import Clock
 from shelf.platform.errors import InvalidInput, PreconditionFailed, PreconditionRequired
@@ -451,7 +452,12 @@ class FlagsService:
 
     async def _after(self, result: Evaluation, context: Any, expose: bool) -> None:
         if result.error_code is ErrorCode.FLAG_NOT_FOUND:
+            # A client's unknown key is not a label value: it would grow the series without bound.
+            FLAG_EVALUATIONS.labels(flag="", variant="", reason=result.reason.value).inc()
             return
+        FLAG_EVALUATIONS.labels(
+            flag=result.key, variant=result.variant or "", reason=result.reason.value
+        ).inc()
         self._touched.add(result.key)
         if self._touch_task is None and self._monotonic() - self._last_touch >= self._touch_interval:
             self._touch_task = asyncio.create_task(self._touch())

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import httpx
+from prometheus_client import REGISTRY
 
 from shelf.app import Container
 from shelf.flags.service import EXPOSURE_EVENT
@@ -145,3 +146,22 @@ async def test_exposures_are_emitted_once_per_user_flag_and_variant(
     assert sent == [
         (EXPOSURE_EVENT, "nora", {"$feature_flag": "layout", "$feature_flag_response": "gallery"})
     ]
+
+
+async def test_each_evaluation_counts_in_shelf_flag_evaluations_by_reason(
+    client: httpx.AsyncClient, keys: Keys
+) -> None:
+    await _flags(client, keys, LAYOUT)
+
+    def count(flag: str, variant: str, reason: str) -> float:
+        labels = {"flag": flag, "variant": variant, "reason": reason}
+        return REGISTRY.get_sample_value("shelf_flag_evaluations_total", labels) or 0.0
+
+    before = count("layout", "gallery", "TARGETING_MATCH"), count("", "", "ERROR")
+    app = keys.auth("client")
+    for _ in range(2):
+        sweden = {"context": {"targetingKey": "u", "country": "SE"}}
+        await client.post(f"{OFREP}/layout", json=sweden, headers=app)
+    await client.post(f"{OFREP}/nope", json={"context": {"targetingKey": "u"}}, headers=app)
+    assert count("layout", "gallery", "TARGETING_MATCH") == before[0] + 2
+    assert count("", "", "ERROR") == before[1] + 1
