@@ -12,9 +12,12 @@ from shelf.app import Container
 from shelf.catalog.bulk import batched, count_products, insert_products
 from shelf.catalog.demo import demo_products
 from shelf.cli.common import console, run_with_container
+from shelf.flags.demo import ensure_demo_flags
+from shelf.identity.permissions import Principal, Role
 from shelf.platform.clock import SystemClock
 
 BATCH = 5_000
+SEEDER = Principal(kind="cli", role=Role.ADMIN, name="shelf seed")
 
 
 def seed(
@@ -24,9 +27,11 @@ def seed(
     ] = False,
     random_seed: Annotated[int, typer.Option("--random-seed", help="Seed for reproducible data.")] = 42,
 ) -> None:
-    """Seed a realistic demo catalog (names, categories, prices, stock, tags)."""
+    """Seed a realistic demo catalog (names, categories, prices, stock, tags) and the demo flags."""
 
     async def work(container: Container) -> None:
+        for key in await ensure_demo_flags(container.flags, SEEDER):  # the storefront's A/B test
+            console.print(f"created flag {key}")
         async with container.database.sessions() as session:
             existing = await count_products(session)
         if if_empty and existing:
