@@ -13,10 +13,12 @@ from shelf.catalog.bulk import batched, count_products, insert_products
 from shelf.catalog.demo import demo_products
 from shelf.cli.common import console, run_with_container
 from shelf.experiments.dogfood import emit_demo_events, seed_dogfood
+from shelf.flags.demo import ensure_demo_flags
 from shelf.identity.permissions import Principal, Role
 from shelf.platform.clock import SystemClock
 
 BATCH = 5_000
+SEEDER = Principal(kind="cli", role=Role.ADMIN, name="shelf seed")
 
 
 def seed(
@@ -35,9 +37,12 @@ def seed(
         ),
     ] = 0,
 ) -> None:
-    """Seed a realistic demo catalog (names, categories, prices, stock, tags) and the demo experiment."""
+    """Seed a realistic demo catalog (names, categories, prices, stock, tags), the demo flags and
+    the demo experiment on one of them."""
 
     async def work(container: Container) -> None:
+        for key in await ensure_demo_flags(container.flags, SEEDER):  # the storefront's A/B test
+            console.print(f"created flag {key}")
         await _seed_experiment(container, demo_events, random_seed)
         async with container.database.sessions() as session:
             existing = await count_products(session)

@@ -452,8 +452,12 @@ class FlagsService:
 
     async def _after(self, result: Evaluation, context: Any, expose: bool) -> None:
         if result.error_code is ErrorCode.FLAG_NOT_FOUND:
-            return  # keys nobody defined never become metric labels
-        FLAG_EVALUATIONS.labels(result.key, _variant_label(result)).inc()
+            # A client's unknown key is not a label value: it would grow the series without bound.
+            FLAG_EVALUATIONS.labels(flag="", variant="", reason=result.reason.value).inc()
+            return
+        FLAG_EVALUATIONS.labels(
+            flag=result.key, variant=result.variant or "", reason=result.reason.value
+        ).inc()
         self._touched.add(result.key)
         if self._touch_task is None and self._monotonic() - self._last_touch >= self._touch_interval:
             self._touch_task = asyncio.create_task(self._touch())
@@ -546,13 +550,3 @@ def stale_reason(flag: Flag, now: datetime) -> str | None:
     if flag.fully_rolled_out_at is not None and now - flag.fully_rolled_out_at >= STALE_AFTER:
         return "fully_rolled_out"
     return None
-
-
-def _variant_label(result: Evaluation) -> str:
-    """The metric's ``variant``: the variant's key, a boolean flag's ``true``/``false``, or the
-    error code of an answer that failed."""
-    if result.error_code is not None:
-        return str(result.error_code)
-    if result.variant is not None:
-        return result.variant
-    return "true" if result.value is True else "false"

@@ -119,7 +119,9 @@ RATE_LIMIT_STORE_ERRORS = Counter(
 
 # --- Feature flags --------------------------------------------------------------------------------------
 FLAG_EVALUATIONS = Counter(
-    "shelf_flag_evaluations", "Feature flag evaluations, by flag key and variant.", ["flag", "variant"]
+    "shelf_flag_evaluations",
+    "Feature flag evaluations, by flag key, variant and OpenFeature reason (unknown keys count as flag '').",
+    ["flag", "variant", "reason"],
 )
 
 # --- Feedback (feedback/service.py) -------------------------------------------------------------------

@@ -148,27 +148,20 @@ async def test_exposures_are_emitted_once_per_user_flag_and_variant(
     ]
 
 
-async def test_evaluations_are_counted_by_flag_and_variant_and_unknown_keys_make_no_series(
+async def test_each_evaluation_counts_in_shelf_flag_evaluations_by_reason(
     client: httpx.AsyncClient, keys: Keys
 ) -> None:
-    def count(flag: str, variant: str) -> float:
-        sample = REGISTRY.get_sample_value("shelf_flag_evaluations_total", {"flag": flag, "variant": variant})
-        return sample or 0.0
-
     await _flags(client, keys, LAYOUT)
+
+    def count(flag: str, variant: str, reason: str) -> float:
+        labels = {"flag": flag, "variant": variant, "reason": reason}
+        return REGISTRY.get_sample_value("shelf_flag_evaluations_total", labels) or 0.0
+
+    before = count("layout", "gallery", "TARGETING_MATCH"), count("", "", "ERROR")
     app = keys.auth("client")
-    before = count("layout", "gallery")
-    for _ in range(3):
-        answer = await client.post(
-            f"{OFREP}/layout", json={"context": {"targetingKey": "u9", "country": "SE"}}, headers=app
-        )
-        assert answer.json()["variant"] == "gallery"
-    assert count("layout", "gallery") == before + 3
-    await client.post(f"{OFREP}/no-such-flag", json={"context": {"targetingKey": "u9"}}, headers=app)
-    labels = {
-        s.labels.get("flag")
-        for m in REGISTRY.collect()
-        for s in m.samples
-        if m.name == "shelf_flag_evaluations"
-    }
-    assert "no-such-flag" not in labels
+    for _ in range(2):
+        sweden = {"context": {"targetingKey": "u", "country": "SE"}}
+        await client.post(f"{OFREP}/layout", json=sweden, headers=app)
+    await client.post(f"{OFREP}/nope", json={"context": {"targetingKey": "u"}}, headers=app)
+    assert count("layout", "gallery", "TARGETING_MATCH") == before[0] + 2
+    assert count("", "", "ERROR") == before[1] + 1

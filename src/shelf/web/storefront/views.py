@@ -8,6 +8,8 @@ from fastapi import APIRouter, Depends, Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from shelf.catalog.schemas import ProductRead
+from shelf.flags.demo import GALLERY, PRODUCT_PAGE_LAYOUT
+from shelf.flags.service import FlagsService
 from shelf.web.errors import PageRoute
 from shelf.web.formatting import slugify
 from shelf.web.pages import PagesDep
@@ -92,7 +94,7 @@ async def products(
 @router.get("/products/{product_id}")
 async def product(request: Request, product_id: str, pages: PagesDep, shop: ShopDep) -> Response:
     found = await shop.product(product_id)
-    return _product_page(request, pages, found)
+    return await _product_page(request, pages, found)
 
 
 @router.get("/products/{product_id}/{slug}")
@@ -102,12 +104,24 @@ async def product_with_slug(
     found = await shop.product(product_id)
     if slug != slugify(found.name):  # renamed since the link was made, or mistyped
         return RedirectResponse(product_url(found), status_code=301)
-    return _product_page(request, pages, found)
+    return await _product_page(request, pages, found)
 
 
-def _product_page(request: Request, pages: PagesDep, found: ProductRead) -> Response:
+async def _layout(request: Request, pages: PagesDep) -> str | None:
+    """The product page layout this shopper is in (flags/demo.py); ``None`` off the experiment."""
+    flags: FlagsService = request.app.state.container.flags
+    return await flags.variant(PRODUCT_PAGE_LAYOUT, {"targetingKey": pages.shopper(request).distinct_id})
+
+
+async def _product_page(request: Request, pages: PagesDep, found: ProductRead) -> Response:
+    layout = await _layout(request, pages)
     return pages.render(
         request,
         "storefront/product.html",
-        {"product": found, "canonical_url": product_url(found), "feedback_url": feedback_url(found)},
+        {
+            "product": found,
+            "canonical_url": product_url(found),
+            "feedback_url": feedback_url(found),
+            "gallery": layout == GALLERY,
+        },
     )
