@@ -59,6 +59,12 @@ CONSOLE = {
     ("GET", "/admin/imports"),
     ("POST", "/admin/imports"),  # multipart upload (the CSRF token is its first field)
     ("GET", "/admin/imports/{job_id}"),
+    ("GET", "/admin/experiments"),
+    ("GET", "/admin/experiments/new"),
+    ("POST", "/admin/experiments/new"),
+    ("GET", "/admin/experiments/{experiment_id}"),
+    ("POST", "/admin/experiments/{experiment_id}/start"),
+    ("POST", "/admin/experiments/{experiment_id}/stop"),
 }
 # The OpenFeature Remote Evaluation Protocol, where OpenFeature's OFREP providers call it (its
 # paths, not ours to choose; flags/ofrep.py). Documented in the OpenAPI document like the API.
@@ -66,12 +72,6 @@ OFREP = {
     ("POST", "/ofrep/v1/evaluate/flags/{key}"),
     ("POST", "/ofrep/v1/evaluate/flags"),
     ("GET", "/ofrep/v1/configuration"),
-    ("GET", "/admin/experiments"),
-    ("GET", "/admin/experiments/new"),
-    ("POST", "/admin/experiments/new"),
-    ("GET", "/admin/experiments/{experiment_id}"),
-    ("POST", "/admin/experiments/{experiment_id}/start"),
-    ("POST", "/admin/experiments/{experiment_id}/stop"),
 }
 OUTSIDE_THE_API = {
     ("GET", "/healthz"),  # the liveness probe
