@@ -38,6 +38,12 @@ NAV: list[NavEntry] = [
         Permission.FEEDBACK_READ,
         "What shoppers and apps tell you, with the page, product and flag variants; triage it.",
     ),
+    NavEntry(
+        "Import & export",
+        "/admin/imports",
+        Permission.CATALOG_WRITE,
+        "Bring products in from a CSV, JSONL or Shopify file; download the catalog.",
+    ),
     NavEntry("System", "/admin/system", Permission.METRICS_READ, "Throughput, latency, errors, cache."),
 ]
 
