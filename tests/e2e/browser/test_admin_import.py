@@ -25,11 +25,11 @@ __all__ = ["directory"]  # the fixture: where the screenshot goes
 
 HEADER = "sku,name,description,price,currency,status,category,stock,tags,attributes"
 ROWS = [  # file row 1 is the header, so these are rows 2..6
-    "IMPORT-FJORD-1,Fjordline Linen Apron,A heavy linen apron.,24.90,EUR,active,,5,kitchen,",
-    "IMPORT-FJORD-2,Fjordline Oak Board,An oak cutting board.,twelve,EUR,active,,3,kitchen,",  # row 3: price
-    "IMPORT-FJORD-3,Fjordline Tea Towel,A striped tea towel.,7.50,EUR,active,,9,kitchen,",
-    ",Fjordline Bread Bin,An enamel bread bin.,31.00,EUR,active,,2,kitchen,",  # row 5: no SKU
-    "IMPORT-FJORD-5,Fjordline Butter Dish,A stoneware butter dish.,15.00,EUR,active,,4,kitchen,",
+    "IMPORT-QUILL-1,Quillmoor Linen Apron,A heavy linen apron.,24.90,EUR,active,,5,kitchen,",
+    "IMPORT-QUILL-2,Quillmoor Oak Board,An oak cutting board.,twelve,EUR,active,,3,kitchen,",  # row 3: price
+    "IMPORT-QUILL-3,Quillmoor Tea Towel,A striped tea towel.,7.50,EUR,active,,9,kitchen,",
+    ",Quillmoor Bread Bin,An enamel bread bin.,31.00,EUR,active,,2,kitchen,",  # row 5: no SKU
+    "IMPORT-QUILL-5,Quillmoor Butter Dish,A stoneware butter dish.,15.00,EUR,active,,4,kitchen,",
 ]
 REFUSED = {3: "price", 5: "sku"}
 
@@ -44,7 +44,7 @@ async def test_an_editor_imports_a_csv_sees_the_bad_rows_and_finds_a_good_one_in
 
     body = "\n".join([HEADER, *ROWS]) + "\n"
     await page.get_by_label("File").set_input_files(
-        files=[{"name": "fjordline.csv", "mimeType": "text/csv", "buffer": body.encode()}]
+        files=[{"name": "quillmoor.csv", "mimeType": "text/csv", "buffer": body.encode()}]
     )
     await page.get_by_label("Format").select_option("shelf-csv")
     await page.get_by_role("button", name="Import", exact=True).click()
@@ -80,10 +80,10 @@ async def test_an_editor_imports_a_csv_sees_the_bad_rows_and_finds_a_good_one_in
     assert {int(row): (field, message) for row, field, message in records[1:]} == shown
 
     # A good row's product is in the shop, at its imported price.
-    await page.goto(shop.url("/products?q=Fjordline+Tea+Towel"))
-    towel = page.get_by_role("link", name="Fjordline Tea Towel")
+    await page.goto(shop.url("/products?q=Quillmoor+Tea+Towel"))
+    towel = page.get_by_role("link", name="Quillmoor Tea Towel")
     await expect(towel).to_be_visible()
-    await expect(page.get_by_role("link", name="Fjordline Oak Board")).to_have_count(0)
+    await expect(page.get_by_role("link", name="Quillmoor Oak Board")).to_have_count(0)
     await towel.first.click()
-    await expect(page.get_by_role("heading", name="Fjordline Tea Towel", level=1)).to_be_visible()
+    await expect(page.get_by_role("heading", name="Quillmoor Tea Towel", level=1)).to_be_visible()
     await expect(page.get_by_text(re.compile(r"7[.,]50"))).not_to_have_count(0)
