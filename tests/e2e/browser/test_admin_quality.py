@@ -22,6 +22,7 @@ def console_pages(shop: Shop) -> dict[str, str]:
         "users": "/admin/users",
         "api keys": "/admin/apikeys",
         "audit log": "/admin/audit",
+        "import & export": "/admin/imports",
         "missing": "/admin/no-such-page",
     }
 

@@ -43,6 +43,10 @@ NAV: list[NavEntry] = [
         "/admin/experiments",
         Permission.EXPERIMENTS_READ,
         "A/B tests on flags: rates, lift, chance to win, sample-ratio check.",
+        "Import & export",
+        "/admin/imports",
+        Permission.CATALOG_WRITE,
+        "Bring products in from a CSV, JSONL or Shopify file; download the catalog.",
     ),
     NavEntry("System", "/admin/system", Permission.METRICS_READ, "Throughput, latency, errors, cache."),
 ]

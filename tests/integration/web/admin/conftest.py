@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from html import unescape
 
 import httpx
 import pytest
@@ -49,4 +50,5 @@ async def log_in(client: httpx.AsyncClient, email: str, password: str = PASSWORD
 def nav_labels(html: str) -> list[str]:
     """The entries of the console's navigation, in order."""
     nav = re.search(r'<nav class="admin-nav" aria-label="Console">(.*?)</nav>', html, re.S)
-    return re.findall(r"<a [^>]*>([^<]+)</a>", nav.group(1)) if nav else []
+    # As a browser shows them: "Import &amp; export" reads "Import & export".
+    return [unescape(label) for label in re.findall(r"<a [^>]*>([^<]+)</a>", nav.group(1))] if nav else []
