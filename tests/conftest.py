@@ -88,6 +88,9 @@ async def container(app: FastAPI) -> AsyncIterator[Container]:
         else:
             for table in TABLES:
                 await connection.execute(text(f"DELETE FROM {table}"))  # noqa: S608 - fixed names
+    # The flags were emptied behind the flags service's back: forget its cached definitions too,
+    # or the next test evaluates this one's flags.
+    await container.flags._changed()
 
 
 @pytest.fixture

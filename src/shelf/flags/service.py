@@ -400,9 +400,10 @@ class FlagsService:
             return False
         return result.value is True
 
-    async def variant(self, key: str, context: Mapping[str, Any]) -> str | None:
-        """A multivariate flag's variant for ``context``; ``None`` when it cannot be evaluated."""
-        result = expect_type(await self.evaluate(key, context), str)
+    async def variant(self, key: str, context: Mapping[str, Any], *, expose: bool = True) -> str | None:
+        """A multivariate flag's variant for ``context``; ``None`` when it cannot be evaluated.
+        ``expose=False`` for a visitor who must not be measured (Do-Not-Track, no consent)."""
+        result = expect_type(await self.evaluate(key, context, expose=expose), str)
         if result.failed:
             log.warning("flag_evaluation_failed", flag=key, error_code=result.error_code)
             return None

@@ -31,7 +31,9 @@ def _events_of(shop: Shop, distinct_id: str) -> Stored:
             " WHERE distinct_id = ? ORDER BY timestamp_ms",
             (distinct_id,),
         ).fetchall()
-    return [(event, who, json.loads(properties)) for event, who, properties in found]
+    stored = [(event, who, json.loads(properties)) for event, who, properties in found]
+    # The server's own events for the visitor (flag exposures on the product page) are not the tracker's.
+    return [row for row in stored if row[2].get("$lib") == "shelf-tracker"]
 
 
 async def _wait_for(shop: Shop, distinct_id: str, expected: set[str]) -> Stored:

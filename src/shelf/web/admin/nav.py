@@ -43,6 +43,8 @@ NAV: list[NavEntry] = [
         "/admin/experiments",
         Permission.EXPERIMENTS_READ,
         "A/B tests on flags: rates, lift, chance to win, sample-ratio check.",
+    ),
+    NavEntry(
         "Import & export",
         "/admin/imports",
         Permission.CATALOG_WRITE,

@@ -110,7 +110,9 @@ async def product_with_slug(
 async def _layout(request: Request, pages: PagesDep) -> str | None:
     """The product page layout this shopper is in (flags/demo.py); ``None`` off the experiment."""
     flags: FlagsService = request.app.state.container.flags
-    return await flags.variant(PRODUCT_PAGE_LAYOUT, {"targetingKey": pages.shopper(request).distinct_id})
+    measured = request.app.state.tracking.state(request).measured  # no exposure under DNT/GPC, no consent
+    context = {"targetingKey": pages.shopper(request).distinct_id}
+    return await flags.variant(PRODUCT_PAGE_LAYOUT, context, expose=measured)
 
 
 async def _product_page(request: Request, pages: PagesDep, found: ProductRead) -> Response:
