@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import httpx
+import pytest
 from prometheus_client import REGISTRY
 
 from shelf.app import Container
@@ -127,7 +128,7 @@ async def test_configuration_and_who_may_evaluate(client: httpx.AsyncClient, key
 
 
 async def test_exposures_are_emitted_once_per_user_flag_and_variant(
-    client: httpx.AsyncClient, container: Container, keys: Keys
+    client: httpx.AsyncClient, container: Container, keys: Keys, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     await _flags(client, keys, LAYOUT)
     sent: list[tuple[str, str, dict[str, Any]]] = []
@@ -136,7 +137,7 @@ async def test_exposures_are_emitted_once_per_user_flag_and_variant(
         async def emit(self, event: str, distinct_id: str, properties: Any) -> None:
             sent.append((event, distinct_id, dict(properties)))
 
-    container.flags._events = Recorder()
+    monkeypatch.setattr(container.flags, "_events", Recorder())  # this test only
     app = keys.auth("client")
     for _ in range(3):
         await client.post(

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 import httpx
+import pytest
 
 from shelf.app import Container
 from shelf.flags.demo import DEMO_FLAGS, PRODUCT_PAGE_LAYOUT, ensure_demo_flags
@@ -45,7 +46,7 @@ async def test_seeding_creates_the_layout_flag_once_and_keeps_an_edited_one(cont
 
 
 async def test_the_gallery_variant_shows_the_visual_and_the_buy_box_before_the_description(
-    client: httpx.AsyncClient, container: Container
+    client: httpx.AsyncClient, container: Container, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     sent: list[tuple[str, str, dict[str, Any]]] = []
 
@@ -53,7 +54,7 @@ async def test_the_gallery_variant_shows_the_visual_and_the_buy_box_before_the_d
         async def emit(self, event: str, distinct_id: str, properties: Any) -> None:
             sent.append((event, distinct_id, dict(properties)))
 
-    container.flags._events = Recorder()
+    monkeypatch.setattr(container.flags, "_events", Recorder())  # this test only
     await ensure_demo_flags(container.flags, SETUP)
     await _patch(container, _forced("gallery"))
     html = await _page(client, container)
@@ -83,3 +84,23 @@ async def test_without_the_flag_the_page_is_the_classic_one(
     html = await _page(client, container)
     assert 'data-layout="control"' in html
     assert "product__visual" not in html
+
+
+async def test_a_visitor_under_do_not_track_sees_the_variant_but_sends_no_exposure(
+    client: httpx.AsyncClient, container: Container, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sent: list[str] = []
+
+    class Recorder:
+        async def emit(self, event: str, distinct_id: str, properties: Any) -> None:
+            sent.append(event)
+
+    monkeypatch.setattr(container.flags, "_events", Recorder())  # this test only
+    await ensure_demo_flags(container.flags, SETUP)
+    await _patch(container, _forced("gallery"))
+    product = await add_product(container, name="Fjord Lamp", description="A calm light.")
+    for header in ({"DNT": "1"}, {"Sec-GPC": "1"}):
+        page = await client.get(f"/products/{product['id']}/fjord-lamp", headers={**BROWSER, **header})
+        assert page.status_code == 200
+        assert 'data-layout="gallery"' in page.text
+    assert sent == []
