@@ -33,6 +33,8 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+from shelf.catalog.bulk import PRODUCT_COLUMNS
+
 CATEGORIES = ("apparel", "kitchen", "books", "lighting", "garden", "toys")
 
 
@@ -144,22 +146,7 @@ async def baseline_pg(name: str, csv_path: Path) -> float:
 
     connection = await asyncpg.connect(f"postgresql://postgres@127.0.0.1:5432/{name}")
     started = time.perf_counter()
-    columns = (
-        "id",
-        "sku",
-        "name",
-        "description",
-        "price_amount",
-        "price_currency",
-        "status",
-        "category",
-        "tags",
-        "attributes",
-        "stock",
-        "created_at",
-        "updated_at",
-        "version",
-    )
+    columns = PRODUCT_COLUMNS  # what the seeder COPYs (catalog/bulk.py)
     from datetime import UTC, datetime  # noqa: PLC0415
 
     now = datetime.now(UTC)

@@ -90,7 +90,7 @@ async def container(app: FastAPI) -> AsyncIterator[Container]:
                 await connection.execute(text(f"DELETE FROM {table}"))  # noqa: S608 - fixed names
     # The flags were emptied behind the flags service's back: forget its cached definitions too,
     # or the next test evaluates this one's flags.
-    await container.flags._changed()
+    await container.flags.forget_definitions()
 
 
 @pytest.fixture

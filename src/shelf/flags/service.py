@@ -258,7 +258,7 @@ class FlagsService:
                 await uow.commit()
             except IntegrityError:
                 raise DuplicateFlagKey(data.key) from None
-        await self._changed()
+        await self.forget_definitions()
         return self._read(flag, now)
 
     async def update_flag(
@@ -332,7 +332,7 @@ class FlagsService:
                 raise PreconditionFailed(
                     "the flag changed while your update was applied: fetch it again"
                 ) from None
-        await self._changed()
+        await self.forget_definitions()
         return self._read(flag, now)
 
     async def delete_flag(self, principal: Principal, key: str, if_match: list[str] | None) -> None:
@@ -355,7 +355,7 @@ class FlagsService:
                 await uow.commit()
             except StaleDataError:
                 raise PreconditionFailed("the flag changed while it was being deleted") from None
-        await self._changed()
+        await self.forget_definitions()
 
     def _read(self, flag: Flag, now: datetime) -> FlagRead:
         reason = stale_reason(flag, now)
@@ -370,8 +370,9 @@ class FlagsService:
             stale_reason=reason,
         )
 
-    async def _changed(self) -> None:
-        """After a commit: every instance reloads the definitions before its next evaluation."""
+    async def forget_definitions(self) -> None:
+        """After a commit (or when the table was changed behind the service's back): every instance
+        reloads the definitions before its next evaluation."""
         self._writes += 1
         self._snapshot = None
         await self._cache.invalidate(NAMESPACE)
