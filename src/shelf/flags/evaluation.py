@@ -22,6 +22,7 @@ not have does not match, whatever its operator (``neq`` and ``not_in`` included)
 from __future__ import annotations
 
 import enum
+import functools
 import hashlib
 import math
 from collections.abc import Callable, Mapping, Sequence
@@ -99,10 +100,14 @@ def failure(key: str, code: ErrorCode, message: str) -> Evaluation:
     return Evaluation(key, None, None, Reason.ERROR, error_code=code, error_message=message)
 
 
+def _point(digest: bytes) -> float:
+    """The first 60 bits of a SHA-1 digest (its first 15 hex digits) as a number in [0, 1]."""
+    return (int.from_bytes(digest[:8], "big") >> 4) / LONG_SCALE
+
+
 def bucket(flag_key: str, targeting_key: str, salt: str = "") -> float:
     """The user's place in [0, 1] for this flag (``salt`` gives an independent one)."""
-    digest = hashlib.sha1(f"{flag_key}.{targeting_key}{salt}".encode(), usedforsecurity=False)
-    return int(digest.hexdigest()[:15], 16) / LONG_SCALE
+    return _point(hashlib.sha1(f"{flag_key}.{targeting_key}{salt}".encode(), usedforsecurity=False).digest())
 
 
 def in_rollout(rollout: int, flag_key: str, targeting_key: str) -> bool:
@@ -110,6 +115,11 @@ def in_rollout(rollout: int, flag_key: str, targeting_key: str) -> bool:
 
 
 Match = Callable[[Mapping[str, Any]], bool]
+# Attribute values repeat from one evaluation to the next (the same app versions, the same users
+# polling): their parsed forms are kept, so a condition parses each distinct value once.
+_semver = functools.lru_cache(maxsize=4_096)(parse_semver)
+_instant = functools.lru_cache(maxsize=4_096)(parse_instant)
+REGEX_MEMO = 4_096  # distinct subjects whose regex answer a condition keeps
 
 
 def _number(value: Any) -> float | None:
@@ -137,37 +147,71 @@ def _normal(value: Any) -> tuple[str, Any] | None:
     return None
 
 
+def _on_attribute(name: str, test: Callable[[Any], bool]) -> Match:
+    """A condition on ``name``: never true when the context lacks it (or has it as ``null``)."""
+
+    def match(context: Mapping[str, Any]) -> bool:
+        actual = context.get(name)
+        return actual is not None and test(actual)
+
+    return match
+
+
+def _regex_test(pattern: regex.Pattern[str]) -> Callable[[Any], bool]:
+    """A bounded search (subject length, timeout); each distinct subject is searched once, so a
+    value that timed out is not searched again either."""
+    answers: dict[str, bool] = {}
+
+    def search(actual: str) -> bool:
+        try:
+            return pattern.search(actual, timeout=REGEX_TIMEOUT_SECONDS) is not None
+        except TimeoutError:
+            return False
+
+    def test(actual: Any) -> bool:
+        if not isinstance(actual, str) or len(actual) > MAX_REGEX_SUBJECT:
+            return False
+        answer = answers.get(actual)
+        if answer is None:
+            if len(answers) >= REGEX_MEMO:
+                answers.clear()
+            answer = answers[actual] = search(actual)
+        return answer
+
+    return test
+
+
 def compile_condition(condition: Condition) -> Match:  # noqa: PLR0911 - one branch per operator
     name, op, expected = condition.attribute, condition.op, condition.value
-    missing = object()
 
-    def on_attribute(test: Callable[[Any], bool]) -> Match:
-        def match(context: Mapping[str, Any]) -> bool:
-            actual = context.get(name, missing)
-            return actual is not missing and actual is not None and test(actual)
+    if op is Operator.EQ and isinstance(expected, str):  # the common case, without the tuple
 
-        return match
+        def equals(context: Mapping[str, Any]) -> bool:
+            actual = context.get(name)
+            return isinstance(actual, str) and actual == expected
 
+        return equals
     if op in (Operator.EQ, Operator.NEQ):
         wanted = _normal(expected)
         if op is Operator.EQ:
-            return on_attribute(lambda actual: _normal(actual) == wanted)
-        return on_attribute(lambda actual: (n := _normal(actual)) is not None and n != wanted)
+            return _on_attribute(name, lambda actual: _normal(actual) == wanted)
+        return _on_attribute(name, lambda actual: (n := _normal(actual)) is not None and n != wanted)
     if op in (Operator.IN, Operator.NOT_IN):
         members = frozenset(_normal(item) for item in expected) if isinstance(expected, list) else frozenset()
         if op is Operator.IN:
-            return on_attribute(lambda actual: _normal(actual) in members)
-        return on_attribute(lambda actual: (n := _normal(actual)) is not None and n not in members)
+            return _on_attribute(name, lambda actual: _normal(actual) in members)
+        return _on_attribute(name, lambda actual: (n := _normal(actual)) is not None and n not in members)
     if op is Operator.CONTAINS:
-        return on_attribute(
+        return _on_attribute(
+            name,
             lambda actual: (
                 (isinstance(actual, str) and isinstance(expected, str) and expected in actual)
                 or (isinstance(actual, list) and expected in actual)
-            )
+            ),
         )
     if op is Operator.STARTS_WITH:
         prefix = str(expected)
-        return on_attribute(lambda actual: isinstance(actual, str) and actual.startswith(prefix))
+        return _on_attribute(name, lambda actual: isinstance(actual, str) and actual.startswith(prefix))
     if op in (Operator.GT, Operator.GTE, Operator.LT, Operator.LTE):
         limit = float(expected)  # type: ignore[arg-type]  # checked by the schema: a number
         compare: Callable[[float], bool] = {
@@ -176,7 +220,7 @@ def compile_condition(condition: Condition) -> Match:  # noqa: PLR0911 - one bra
             Operator.LT: lambda n: n < limit,
             Operator.LTE: lambda n: n <= limit,
         }[op]
-        return on_attribute(lambda actual: (n := _number(actual)) is not None and compare(n))
+        return _on_attribute(name, lambda actual: (n := _number(actual)) is not None and compare(n))
     if op.value.startswith("semver_"):
         version = parse_semver(str(expected))
         relation = op.value.removeprefix("semver_")
@@ -188,54 +232,72 @@ def compile_condition(condition: Condition) -> Match:  # noqa: PLR0911 - one bra
             "lte": lambda v: v <= version,
         }
         test = tests[relation]
-        return on_attribute(
-            lambda actual: isinstance(actual, str) and (v := parse_semver(actual)) is not None and test(v)
+        return _on_attribute(
+            name, lambda actual: isinstance(actual, str) and (v := _semver(actual)) is not None and test(v)
         )
     if op in (Operator.BEFORE, Operator.AFTER):
         parsed = parse_instant(expected)
         instant = parsed if parsed is not None else datetime.max.replace(tzinfo=UTC)  # checked by the schema
         if op is Operator.BEFORE:
-            return on_attribute(lambda actual: (t := parse_instant(actual)) is not None and t < instant)
-        return on_attribute(lambda actual: (t := parse_instant(actual)) is not None and t > instant)
+            return _on_attribute(
+                name,
+                lambda actual: (
+                    isinstance(actual, str) and (t := _instant(actual)) is not None and t < instant
+                ),
+            )
+        return _on_attribute(
+            name,
+            lambda actual: isinstance(actual, str) and (t := _instant(actual)) is not None and t > instant,
+        )
     if op is Operator.REGEX:
-        pattern = regex.compile(str(expected))
-
-        def matches(actual: Any) -> bool:
-            if not isinstance(actual, str) or len(actual) > MAX_REGEX_SUBJECT:
-                return False
-            try:
-                return pattern.search(actual, timeout=REGEX_TIMEOUT_SECONDS) is not None
-            except TimeoutError:
-                return False
-
-        return on_attribute(matches)
+        return _on_attribute(name, _regex_test(regex.compile(str(expected))))
     raise AssertionError(f"unknown operator {op}")  # pragma: no cover
 
 
-@dataclass(frozen=True, slots=True)
-class CompiledVariant:
-    key: str
-    upper: float  # the variant's cumulative weight, as a fraction: [previous upper, upper)
-    payload: JsonValue
+def _every(matches: Sequence[Match]) -> Match:
+    """One test for a rule's conditions, all of which must hold (tried in order, stopping early)."""
+    if len(matches) == 1:
+        return matches[0]
+    if len(matches) == 2:  # the most common rule after a single condition
+        first, second = matches
+        return lambda context: first(context) and second(context)
+
+    def every(context: Mapping[str, Any]) -> bool:
+        return all(match(context) for match in matches)
+
+    return every
+
+
+# A weighted split: each variant's cumulative weight as a fraction (the upper end of its share
+# [previous upper, upper)) with the answer it gives, in the variants' order.
+Split = tuple[tuple[float, Evaluation], ...]
 
 
 @dataclass(frozen=True, slots=True)
 class CompiledRule:
-    matches: Sequence[Match]
+    match: Match  # every condition of the rule
     rollout: int
-    variant: str | None
+    threshold: float  # rollout / 100: a user whose bucket is below it is in
+    answer: Evaluation | None  # the same for everyone it matches; None: the flag's split decides
 
 
 @dataclass(frozen=True, slots=True)
 class CompiledFlag:
+    """A definition made ready to evaluate: every answer that does not depend on the user is built
+    once here, so an evaluation returns one of them (no object is created, nothing is looked up)."""
+
     key: str
     type: FlagType
     enabled: bool
     rollout: int
-    variants: tuple[CompiledVariant, ...]
     rules: tuple[CompiledRule, ...]
-    payloads: Mapping[str, JsonValue]
-    whole_variant: str | None  # the variant weighted 100 %, which needs no targeting key
+    prefix: bytes  # f"{key}." encoded: what every bucket's digest starts with
+    disabled: Evaluation
+    fallback: Evaluation | None  # after the rules, when nobody is bucketed (rollout 0, or 100 for all)
+    outside: Evaluation  # after the rules, for a user outside the flag's rollout
+    split: Split  # after the rules, for a user inside it (reason SPLIT)
+    targeted: Split  # for a rule without a variant of its own (reason TARGETING_MATCH)
+    threshold: float  # rollout / 100
 
     @property
     def boolean(self) -> bool:
@@ -243,99 +305,120 @@ class CompiledFlag:
 
 
 def compile_flag(flag: FlagWrite) -> CompiledFlag:
-    upper = 0
-    variants = []
-    for variant in flag.variants:
-        upper += variant.weight
-        variants.append(CompiledVariant(variant.key, upper / 100, variant.payload))
-    rules = tuple(
-        CompiledRule(tuple(compile_condition(c) for c in rule.conditions), rule.rollout, rule.variant)
-        for rule in flag.rules
-    )
+    boolean = flag.type is FlagType.BOOLEAN
+    payloads = {variant.key: variant.payload for variant in flag.variants}
+    whole = next((variant.key for variant in flag.variants if variant.weight == 100), None)
+    needs_key = not boolean and whole is None  # a split that buckets users
+
+    def assign(variant: str, reason: Reason) -> Evaluation:
+        if boolean:
+            return Evaluation(flag.key, variant == ON, variant, reason, assigned=True)
+        return Evaluation(flag.key, variant, variant, reason, assigned=True, payload=payloads.get(variant))
+
+    def off(reason: Reason) -> Evaluation:
+        if boolean:
+            return Evaluation(flag.key, False, OFF, reason)
+        first = flag.variants[0]
+        return Evaluation(flag.key, first.key, first.key, reason, payload=first.payload)
+
+    def split(reason: Reason) -> Split:
+        if boolean:
+            return ((1.0, assign(ON, reason)),)
+        if whole is not None:  # a variant at 100 % needs no targeting key
+            return ((1.0, assign(whole, reason)),)
+        upper, shares = 0, []
+        for variant in flag.variants:
+            upper += variant.weight
+            shares.append((upper / 100, assign(variant.key, reason)))
+        return tuple(shares)
+
+    targeted = split(Reason.TARGETING_MATCH)
+    rules = []
+    for rule in flag.rules:
+        answer = None
+        if rule.variant is not None:
+            answer = assign(rule.variant, Reason.TARGETING_MATCH)
+        elif not needs_key:
+            answer = targeted[0][1]
+        match = _every(tuple(compile_condition(condition) for condition in rule.conditions))
+        rules.append(CompiledRule(match, rule.rollout, rule.rollout / 100, answer))
+    everyone_alike = not flag.rules and flag.rollout in (0, 100) and not needs_key
+    fallback = None
+    if flag.rollout == 0:
+        fallback = off(Reason.STATIC if everyone_alike else Reason.DEFAULT)
+    elif flag.rollout == 100 and not needs_key:  # everyone
+        fallback = split(Reason.STATIC if everyone_alike else Reason.DEFAULT)[0][1]
     return CompiledFlag(
         key=flag.key,
         type=flag.type,
         enabled=flag.enabled,
         rollout=flag.rollout,
-        variants=tuple(variants),
-        rules=rules,
-        payloads={variant.key: variant.payload for variant in flag.variants},
-        whole_variant=next((variant.key for variant in flag.variants if variant.weight == 100), None),
+        rules=tuple(rules),
+        prefix=f"{flag.key}.".encode(),
+        disabled=off(Reason.DISABLED),
+        fallback=fallback,
+        outside=off(Reason.DEFAULT),
+        split=split(Reason.SPLIT),
+        targeted=targeted,
+        threshold=flag.rollout / 100,
     )
 
 
-def _off(flag: CompiledFlag, reason: Reason) -> Evaluation:
-    if flag.boolean:
-        return Evaluation(flag.key, False, OFF, reason)
-    first = flag.variants[0]
-    return Evaluation(flag.key, first.key, first.key, reason, payload=first.payload)
-
-
-def _assign(flag: CompiledFlag, variant: str, reason: Reason) -> Evaluation:
-    if flag.boolean:
-        return Evaluation(flag.key, variant == ON, variant, reason, assigned=True)
-    return Evaluation(flag.key, variant, variant, reason, assigned=True, payload=flag.payloads.get(variant))
-
-
-def _split_needs_key(flag: CompiledFlag) -> bool:
-    return not flag.boolean and flag.whole_variant is None
-
-
-def split_variant(flag: CompiledFlag, targeting_key: str | None) -> str:
-    """The variant of the weighted split for this user (a variant at 100 % needs no key)."""
-    if flag.whole_variant is not None:
-        return flag.whole_variant
-    if targeting_key is None:  # pragma: no cover - callers ask for a key first
-        raise ValueError("a split needs a targeting key")
-    point = bucket(flag.key, targeting_key, VARIANT_SALT)
-    for variant in flag.variants:
-        if point < variant.upper:
-            return variant.key
-    return flag.variants[-1].key  # the point 1.0 itself
-
-
 _KEY_MISSING = "this flag buckets users: send 'targetingKey' in the context"
+_VARIANT_SALT = VARIANT_SALT.encode()
+
+
+def _choose(flag: CompiledFlag, split: Split, key: bytes) -> Evaluation:
+    """The variant of the weighted split for this user (``key``: the encoded targeting key)."""
+    if len(split) == 1:
+        return split[0][1]
+    point = _point(hashlib.sha1(flag.prefix + key + _VARIANT_SALT, usedforsecurity=False).digest())
+    for upper, answer in split:
+        if point < upper:
+            return answer
+    return split[-1][1]  # the point 1.0 itself
 
 
 def evaluate(flag: CompiledFlag | None, key: str, context: Any) -> Evaluation:  # noqa: PLR0911, PLR0912
     """The answer for ``context`` (an OpenFeature evaluation context: a JSON object)."""
     if flag is None:
         return failure(key, ErrorCode.FLAG_NOT_FOUND, f"no flag with the key '{key}'")
-    if not isinstance(context, Mapping):
+    if type(context) is not dict and not isinstance(context, Mapping):
         return failure(key, ErrorCode.INVALID_CONTEXT, "the context must be a JSON object")
     targeting_key = context.get(TARGETING_KEY)
     if targeting_key is not None and (not isinstance(targeting_key, str) or not targeting_key):
         return failure(key, ErrorCode.INVALID_CONTEXT, "'targetingKey' must be a non-empty string")
     if not flag.enabled:
-        return _off(flag, Reason.DISABLED)
+        return flag.disabled
+    encoded = None  # the targeting key's bytes, once a bucket needs them
     for rule in flag.rules:
-        if not all(match(context) for match in rule.matches):
+        if not rule.match(context):
             continue
         if rule.rollout < 100:
             if targeting_key is None:
                 return failure(key, ErrorCode.TARGETING_KEY_MISSING, _KEY_MISSING)
-            if not in_rollout(rule.rollout, flag.key, targeting_key):
+            if rule.rollout == 0:
                 continue
-        if rule.variant is not None:
-            return _assign(flag, rule.variant, Reason.TARGETING_MATCH)
-        if flag.boolean:
-            return _assign(flag, ON, Reason.TARGETING_MATCH)
-        if targeting_key is None and _split_needs_key(flag):
-            return failure(key, ErrorCode.TARGETING_KEY_MISSING, _KEY_MISSING)
-        return _assign(flag, split_variant(flag, targeting_key), Reason.TARGETING_MATCH)
-    # Nobody matched a rule: the flag's own rollout (and, for multivariate flags, its split).
-    everyone_alike = not flag.rules and flag.rollout in (0, 100) and not _split_needs_key(flag)
-    if flag.rollout == 0:
-        return _off(flag, Reason.STATIC if everyone_alike else Reason.DEFAULT)
-    if flag.rollout < 100 or _split_needs_key(flag):
+            encoded = encoded or targeting_key.encode()
+            digest = hashlib.sha1(flag.prefix + encoded, usedforsecurity=False).digest()
+            if _point(digest) >= rule.threshold:
+                continue  # outside this rule's rollout: on to the next rule
+        if rule.answer is not None:
+            return rule.answer
         if targeting_key is None:
             return failure(key, ErrorCode.TARGETING_KEY_MISSING, _KEY_MISSING)
-        if not in_rollout(flag.rollout, flag.key, targeting_key):
-            return _off(flag, Reason.DEFAULT)
-        variant = ON if flag.boolean else split_variant(flag, targeting_key)
-        return _assign(flag, variant, Reason.SPLIT)
-    variant = ON if flag.boolean else split_variant(flag, None)
-    return _assign(flag, variant, Reason.STATIC if everyone_alike else Reason.DEFAULT)
+        return _choose(flag, flag.targeted, encoded or targeting_key.encode())
+    # Nobody matched a rule: the flag's own rollout (and, for multivariate flags, its split).
+    if flag.fallback is not None:
+        return flag.fallback
+    if targeting_key is None:
+        return failure(key, ErrorCode.TARGETING_KEY_MISSING, _KEY_MISSING)
+    encoded = encoded or targeting_key.encode()
+    if flag.rollout < 100:
+        digest = hashlib.sha1(flag.prefix + encoded, usedforsecurity=False).digest()
+        if _point(digest) >= flag.threshold:
+            return flag.outside
+    return _choose(flag, flag.split, encoded)
 
 
 def expect_type(evaluation: Evaluation, wanted: type) -> Evaluation:
