@@ -2,29 +2,38 @@
 
 - ``engine``: ``flags.evaluation.evaluate`` alone on a compiled flag (a boolean rollout, a
   multivariate split, a flag with three rules of two conditions each, one of them a regex);
-- ``service``: ``FlagsService.evaluate`` as Shelf's own code calls it (``is_enabled`` and
-  ``variant`` are this plus a type check): the cache scope look-up, the snapshot, the engine, the
-  last-evaluated mark and the exposure de-duplication (after the first call per user, no event),
-  over an in-process ``MemoryCache``;
+- ``service``: ``FlagsService.is_enabled`` (the boolean flags) and ``FlagsService.variant`` (the
+  split) as Shelf's own code calls them: the cache scope look-up, the snapshot, the engine, the
+  metric, the last-evaluated mark and the exposure de-duplication (after the first call per user,
+  no event), over an in-process ``MemoryCache``;
 - ``share``: for rollouts of 1, 10, 25, 50 and 90 %, the share of 100,000 keys (``user-0`` ...)
-  that gets the flag, and a 20/30/50 split's shares.
+  that gets the flag, and a 20/30/50 split's shares;
+- ``baseline``, in the same run, to read the figures against on a shared machine: the loop
+  ``sum(range(100))`` and one SHA-1 bucket as ADR 0014 defines it (``bucket``).
+
+Each case runs ``--repeats`` times ``--iterations`` evaluations; the best and the median of the
+repeats are printed, in CPU time of this process (the cost of an evaluation, however busy the
+machine is) and in wall-clock time (which on a shared machine includes waiting for a core).
 
     .venv/bin/python benchmarks/flags_eval.py
-    .venv/bin/python benchmarks/flags_eval.py --iterations 200000
+    .venv/bin/python benchmarks/flags_eval.py --iterations 20000 --repeats 7
 
-The OFREP bulk benchmark with wrk (50 flags, one worker) is not written yet (ADR 0014).
+The OFREP bulk evaluation over HTTP is ``benchmarks/ofrep_bulk.py``.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import os
+import statistics
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, Self
 
-from shelf.flags.evaluation import compile_flag, evaluate
+from shelf.flags.evaluation import bucket, compile_flag, evaluate
 from shelf.flags.models import Flag
 from shelf.flags.schemas import FlagWrite
 from shelf.flags.service import FlagsService
@@ -107,31 +116,85 @@ def _row(definition: dict[str, Any]) -> Flag:
     )
 
 
-def engine(iterations: int) -> dict[str, float]:
+@dataclass(frozen=True)
+class Timing:
+    """µs per evaluation over the repeats: CPU time of this process (what the evaluation costs,
+    whatever else the machine runs) and wall-clock time (what a caller waits), best and median."""
+
+    cpu_best: float
+    cpu_median: float
+    wall_best: float
+    wall_median: float
+
+
+class _Repeats:
+    def __init__(self, iterations: int) -> None:
+        self.iterations = iterations
+        self.cpu: list[float] = []
+        self.wall: list[float] = []
+
+    def __enter__(self) -> Self:
+        self._cpu, self._wall = time.process_time(), time.perf_counter()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.cpu.append((time.process_time() - self._cpu) / self.iterations * 1e6)
+        self.wall.append((time.perf_counter() - self._wall) / self.iterations * 1e6)
+
+    def timing(self) -> Timing:
+        return Timing(
+            min(self.cpu), statistics.median(self.cpu), min(self.wall), statistics.median(self.wall)
+        )
+
+
+def engine(iterations: int, repeats: int) -> dict[str, Timing]:
     result = {}
+    contexts = [{**CONTEXT, "targetingKey": f"user-{i % 1000}"} for i in range(1000)]
     for definition in FLAGS:
         compiled = compile_flag(FlagWrite.model_validate(definition))
-        contexts = [{**CONTEXT, "targetingKey": f"user-{i % 1000}"} for i in range(1000)]
-        start = time.perf_counter()
-        for i in range(iterations):
-            evaluate(compiled, compiled.key, contexts[i % 1000])
-        result[definition["key"]] = (time.perf_counter() - start) / iterations * 1e6
+        timer = _Repeats(iterations)
+        for _ in range(repeats):
+            with timer:
+                for i in range(iterations):
+                    evaluate(compiled, compiled.key, contexts[i % 1000])
+        result[definition["key"]] = timer.timing()
     return result
 
 
-async def service(iterations: int) -> dict[str, float]:
+async def service(iterations: int, repeats: int) -> dict[str, Timing]:
+    """``is_enabled`` for the boolean flags and ``variant`` for the split, as Shelf's code asks."""
     flags = FlagsService(_Uow([_row(d) for d in FLAGS]), SystemClock(), cache=MemoryCache())  # type: ignore[arg-type]
     contexts = [{**CONTEXT, "targetingKey": f"user-{i % 1000}"} for i in range(1000)]
     result = {}
     for definition in FLAGS:
         key = definition["key"]
+        ask = flags.variant if definition.get("type") == "multivariate" else flags.is_enabled
         for context in contexts:  # the first call per user emits (to the null emitter) once
-            await flags.evaluate(key, context)
-        start = time.perf_counter()
-        for i in range(iterations):
-            await flags.evaluate(key, contexts[i % 1000])
-        result[key] = (time.perf_counter() - start) / iterations * 1e6
+            await ask(key, context)
+        timer = _Repeats(iterations)
+        for _ in range(repeats):
+            with timer:
+                for i in range(iterations):
+                    await ask(key, contexts[i % 1000])
+        result[key] = timer.timing()
     return result
+
+
+def baseline(iterations: int, repeats: int) -> dict[str, Timing]:
+    """Reference operations timed in the same run: how fast this machine is right now."""
+    result = {}
+    for name, operation in (("sum(range(100))", lambda: sum(range(100))), ("one bucket", _one_bucket)):
+        timer = _Repeats(iterations)
+        for _ in range(repeats):
+            with timer:
+                for _ in range(iterations):
+                    operation()
+        result[name] = timer.timing()
+    return result
+
+
+def _one_bucket() -> float:
+    return bucket("rollout", "user-123")
 
 
 def shares(keys: int = 100_000) -> dict[str, float]:
@@ -156,12 +219,22 @@ def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--iterations", type=int, default=100_000)
+    parser.add_argument("--iterations", type=int, default=50_000, help="evaluations per repeat")
+    parser.add_argument("--repeats", type=int, default=5)
     args = parser.parse_args()
-    for name, micros in engine(args.iterations).items():
-        print(f"engine   {name:8} {micros:6.2f} µs/evaluation")
-    for name, micros in asyncio.run(service(args.iterations)).items():
-        print(f"service  {name:8} {micros:6.2f} µs/evaluation")
+    print("                              µs per evaluation: CPU best / median, wall best / median")
+    rows = [
+        ("baseline", baseline(args.iterations, args.repeats)),
+        ("engine", engine(args.iterations, args.repeats)),
+    ]
+    rows.append(("service", asyncio.run(service(args.iterations, args.repeats))))
+    for kind, timings in rows:
+        for name, t in timings.items():
+            print(
+                f"{kind:8} {name:16} {t.cpu_best:6.2f} / {t.cpu_median:6.2f}    "
+                f"{t.wall_best:6.2f} / {t.wall_median:6.2f}"
+            )
+    print(f"load average {os.getloadavg()[0]:.2f}")
     for name, share in shares().items():
         print(f"share    {name:14} {share:6.2f} % of 100,000 keys")
 

@@ -35,6 +35,7 @@ import json
 import os
 import platform
 import resource
+import shutil
 import statistics
 import subprocess
 import sys
@@ -146,6 +147,10 @@ def request_script(
     )
 
 
+def py_spy() -> str:
+    return shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")  # pip install -e '.[bench]'
+
+
 def server_pid(port: int) -> int:
     """The process listening on ``port``: the ``shelf serve`` started with ``--port port``."""
     for entry in Path("/proc").iterdir():
@@ -198,11 +203,25 @@ class Bench:
         wrk_cpu = (after.ru_utime + after.ru_stime - children.ru_utime - children.ru_stime) / elapsed
         return parse_wrk(done.stdout), (cpu_seconds(self.pid) - server) / elapsed, wrk_cpu
 
+    def profile(self, scenario: str, round_: int) -> subprocess.Popen[bytes] | None:
+        """py-spy over the measured run (``--profile``), on wrk's CPU: collapsed stacks to a file."""
+        if scenario not in self.args.profile:
+            return None
+        out = RESULTS / f"ofrep-{scenario}-round{round_}.txt"
+        RESULTS.mkdir(exist_ok=True)
+        argv = [program("taskset"), "-c", str(self.args.client_cpu), py_spy(), "record"]
+        argv += ["-p", str(self.pid), "-d", str(self.args.duration), "-r", "200", "-f", "raw", "-o", str(out)]
+        print(f"  profiling {scenario} to {out.relative_to(HERE.parent)}")
+        return subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # noqa: S603
+
     def measure(self, scenario: str, round_: int, script: str) -> None:
         quiet(self.args.quiet_below, self.args.quiet_timeout)
         self.wrk(script, self.args.warmup)
         load = os.getloadavg()[0]
+        spy = self.profile(scenario, round_)
         result, server_cpu, wrk_cpu = self.wrk(script, self.args.duration)
+        if spy is not None:
+            spy.wait(timeout=60)
         if result.non_2xx or result.socket_errors:
             print(
                 f"  warning: {scenario}: {result.non_2xx} non-2xx/3xx, {result.socket_errors} socket errors"
@@ -264,11 +283,13 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--server-cpu", type=int, default=0)
     parser.add_argument("--client-cpu", type=int, default=1)
+    parser.add_argument("--profile", default="", help="comma-separated scenarios to record with py-spy")
     parser.add_argument("--quiet-below", type=float, default=None, help="wait for a load average below this")
     parser.add_argument("--quiet-timeout", type=float, default=60, help="longest wait for --quiet-below (s)")
     args = parser.parse_args()
     scenarios = [name.strip() for name in args.scenarios.split(",") if name.strip()]
-    if unknown := set(scenarios) - set(SCENARIOS):
+    args.profile = [name.strip() for name in args.profile.split(",") if name.strip()]
+    if unknown := set(scenarios + args.profile) - set(SCENARIOS):
         parser.error(f"unknown scenarios: {', '.join(sorted(unknown))}")
 
     with tempfile.TemporaryDirectory(prefix="shelf-ofrep-bench-") as temporary:

@@ -23,7 +23,7 @@ import contextlib
 import hashlib
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -31,6 +31,7 @@ from typing import Any
 
 import orjson
 import structlog
+from prometheus_client import Counter
 from pydantic import ValidationError
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
@@ -209,6 +210,7 @@ class FlagsService:
         self._touch_interval = touch_interval_seconds
         self._last_touch = monotonic()
         self._touch_task: asyncio.Task[None] | None = None
+        self._counters: dict[tuple[str, str | None, str], Counter] = {}  # FLAG_EVALUATIONS' children
 
     # Managing flags -----------------------------------------------------------------------------
 
@@ -382,15 +384,14 @@ class FlagsService:
     async def evaluate(self, key: str, context: Any, *, expose: bool = True) -> Evaluation:
         snapshot = await self._definitions()
         result = evaluate(snapshot.flags.get(key), key, context)
-        await self._after(result, context, expose)
+        await self._record((result,), context, expose)
         return result
 
     async def evaluate_all(self, context: Any, *, expose: bool = True) -> tuple[list[Evaluation], str]:
         """Every flag for ``context``, by key, and a digest of the definitions they came from."""
         snapshot = await self._definitions()
         results = [evaluate(flag, key, context) for key, flag in snapshot.flags.items()]
-        for result in results:
-            await self._after(result, context, expose)
+        await self._record(results, context, expose)
         return results, snapshot.digest
 
     async def is_enabled(self, key: str, context: Mapping[str, Any]) -> bool:
@@ -448,31 +449,49 @@ class FlagsService:
         if known_etags is not None and (etag in known_etags or "*" in known_etags):
             return Bulk(etag=etag, evaluations=None)
         evaluations = [evaluate(flag, key, context) for key, flag in snapshot.flags.items()]
-        for result in evaluations:
-            await self._after(result, context, expose=True)
+        await self._record(evaluations, context, expose=True)
         return Bulk(etag=etag, evaluations=evaluations)
 
-    async def _after(self, result: Evaluation, context: Any, expose: bool) -> None:
-        if result.error_code is ErrorCode.FLAG_NOT_FOUND:
-            # A client's unknown key is not a label value: it would grow the series without bound.
-            FLAG_EVALUATIONS.labels(flag="", variant="", reason=result.reason.value).inc()
-            return
-        FLAG_EVALUATIONS.labels(
-            flag=result.key, variant=result.variant or "", reason=result.reason.value
-        ).inc()
-        self._touched.add(result.key)
+    async def _record(self, results: Sequence[Evaluation], context: Any, expose: bool) -> None:
+        """Count the evaluations, mark their flags evaluated, send the exposures not sent before.
+
+        Counting and marking stay in memory (the metric's children are kept per label set, the
+        marks are written in batches), so only a first exposure awaits anything.
+        """
+        touched = self._touched
+        for result in results:
+            self._counter(result).inc()
+            if result.error_code is not ErrorCode.FLAG_NOT_FOUND:
+                touched.add(result.key)
         if self._touch_task is None and self._monotonic() - self._last_touch >= self._touch_interval:
             self._touch_task = asyncio.create_task(self._touch())
-        if not expose or result.failed:
+        if not expose:
             return
         distinct_id = context.get("targetingKey") if isinstance(context, Mapping) else None
         if not isinstance(distinct_id, str) or not distinct_id:
             return
-        response = result.exposure
-        if self.exposures.first_time(distinct_id, result.key, response):
-            await self._events.emit(
-                EXPOSURE_EVENT, distinct_id, {FLAG_PROPERTY: result.key, RESPONSE_PROPERTY: response}
+        for result in results:
+            if result.error_code is not None:
+                continue
+            response = result.exposure
+            if self.exposures.first_time(distinct_id, result.key, response):
+                await self._events.emit(
+                    EXPOSURE_EVENT, distinct_id, {FLAG_PROPERTY: result.key, RESPONSE_PROPERTY: response}
+                )
+
+    def _counter(self, result: Evaluation) -> Counter:
+        """The metric's child for this answer's labels, looked up once per label set."""
+        labels = (result.key, result.variant, result.reason)
+        counter = self._counters.get(labels)
+        if counter is None:
+            if result.error_code is ErrorCode.FLAG_NOT_FOUND:
+                # A client's unknown key is not a label value: it would grow the series without bound.
+                return FLAG_EVALUATIONS.labels(flag="", variant="", reason=result.reason.value)
+            counter = FLAG_EVALUATIONS.labels(
+                flag=result.key, variant=result.variant or "", reason=result.reason.value
             )
+            self._counters[labels] = counter
+        return counter
 
     async def _touch(self) -> None:
         try:
