@@ -19,7 +19,9 @@ Then, with a ``client`` key, each round measures with the same wrk settings:
 The figure of the issue is ``bulk`` (target: >= 3,000 requests/s on one worker), with its ratio to
 ``healthz`` in the same round. Beside each run: the server's and wrk's CPU use (from
 ``/proc/<pid>/stat`` and the child's rusage) over the measured run, to show which one is the
-bottleneck: the server should be near 100 % of its core, wrk well below.
+bottleneck (the server should be near 100 % of its core, wrk well below), and the server's CPU
+time per request with its inverse, "req/s per core": what the worker answers per second of CPU,
+the figure to read when other processes share the machine and the worker gets less than a core.
 
     .venv/bin/python benchmarks/ofrep_bulk.py
     .venv/bin/python benchmarks/ofrep_bulk.py --rounds 3 --duration 10 --warmup 3
@@ -177,6 +179,14 @@ class Measurement:
     load_average: float
     server_cpu: float  # of one core, over the measured run
     wrk_cpu: float
+    cpu_ms_per_request: float  # the server's CPU time per answered request
+
+    @property
+    def per_core(self) -> float:
+        """Requests per second of the server's CPU time: what one worker with a core of its own
+        would answer (on a shared machine the worker gets less than a core)."""
+        return 1000 / self.cpu_ms_per_request if self.cpu_ms_per_request else 0.0
+
     result: WrkResult
 
 
@@ -209,7 +219,7 @@ class Bench:
             return None
         out = RESULTS / f"ofrep-{scenario}-round{round_}.txt"
         RESULTS.mkdir(exist_ok=True)
-        argv = [program("taskset"), "-c", str(self.args.client_cpu), py_spy(), "record"]
+        argv = [program("taskset"), "-c", str(self.args.client_cpu), py_spy(), "record", "--nonblocking"]
         argv += ["-p", str(self.pid), "-d", str(self.args.duration), "-r", "200", "-f", "raw", "-o", str(out)]
         print(f"  profiling {scenario} to {out.relative_to(HERE.parent)}")
         return subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # noqa: S603
@@ -226,10 +236,13 @@ class Bench:
             print(
                 f"  warning: {scenario}: {result.non_2xx} non-2xx/3xx, {result.socket_errors} socket errors"
             )
-        self.measurements.append(Measurement(scenario, round_, load, server_cpu, wrk_cpu, result))
+        cpu_ms = server_cpu * self.args.duration * 1000 / max(result.requests, 1)
+        measurement = Measurement(scenario, round_, load, server_cpu, wrk_cpu, cpu_ms, result)
+        self.measurements.append(measurement)
         print(
             f"  {scenario:9s} {result.requests_per_second:9,.0f} req/s   p50 {result.p50_ms:6.2f} ms"
-            f"   p99 {result.p99_ms:6.2f} ms   server CPU {server_cpu:4.0%}   wrk CPU {wrk_cpu:4.0%}"
+            f"   p99 {result.p99_ms:6.2f} ms   server CPU {server_cpu:4.0%} ({cpu_ms:.3f} ms/request,"
+            f" {measurement.per_core:,.0f} req/s per core)   wrk CPU {wrk_cpu:4.0%}"
             f"   (load {load:.2f})"
         )
 
@@ -337,13 +350,18 @@ def report(bench: Bench, scenarios: list[str]) -> None:
             "p99_ms": statistics.median(m.result.p99_ms for m in runs),
             "x_healthz": statistics.median(ratios) if ratios else float("nan"),
             "server_cpu": statistics.median(m.server_cpu for m in runs),
+            "cpu_ms_per_request": statistics.median(m.cpu_ms_per_request for m in runs),
+            "per_core": statistics.median(m.per_core for m in runs),
             "wrk_cpu": statistics.median(m.wrk_cpu for m in runs),
             "load_min": min(m.load_average for m in runs),
             "load_max": max(m.load_average for m in runs),
         }
     print()
-    print("| scenario | req/s | x healthz | p50 / p99 ms | server CPU | wrk CPU | load |")
-    print("|---|---:|---:|---:|---:|---:|---|")
+    print(
+        "| scenario | req/s | x healthz | p50 / p99 ms | server CPU | CPU ms/request | req/s per core |"
+        " wrk CPU | load |"
+    )
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---|")
     for scenario, row in rows.items():
         verdict = ""
         if scenario == "bulk":
@@ -351,7 +369,8 @@ def report(bench: Bench, scenarios: list[str]) -> None:
             verdict = f" (target >= {TARGET_RPS:,}: {met})"
         print(
             f"| {scenario}{verdict} | {row['requests_per_second']:,.0f} | {row['x_healthz']:.3f} | "
-            f"{row['p50_ms']:.2f} / {row['p99_ms']:.2f} | {row['server_cpu']:.0%} | {row['wrk_cpu']:.0%} | "
+            f"{row['p50_ms']:.2f} / {row['p99_ms']:.2f} | {row['server_cpu']:.0%} | "
+            f"{row['cpu_ms_per_request']:.3f} | {row['per_core']:,.0f} | {row['wrk_cpu']:.0%} | "
             f"{row['load_min']:.2f}-{row['load_max']:.2f} |"
         )
     RESULTS.mkdir(exist_ok=True)

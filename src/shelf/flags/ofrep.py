@@ -95,6 +95,42 @@ def failure(evaluation: Evaluation) -> dict[str, Any]:
     return {"key": evaluation.key, "errorCode": code.value, "errorDetails": evaluation.error_message or ""}
 
 
+class ItemEncoder:
+    """Each answer's bulk item as JSON bytes, encoded once: the engine gives the same ``Evaluation``
+    object to everyone who gets the same answer, so a bulk body is mostly joined, not encoded.
+
+    Entries are keyed by the object's identity and hold the object, so an identity cannot be
+    reused while its entry lives; failures (built per call) are encoded each time. At
+    ``capacity`` entries everything is forgotten at once (definitions changed a lot since).
+    """
+
+    def __init__(self, capacity: int = 10_000) -> None:
+        self.capacity = capacity
+        self._items: dict[int, tuple[Evaluation, bytes]] = {}
+
+    def __call__(self, evaluation: Evaluation) -> bytes:
+        if evaluation.error_code is not None:
+            return orjson.dumps(failure(evaluation))
+        entry = self._items.get(id(evaluation))
+        if entry is not None and entry[0] is evaluation:
+            return entry[1]
+        encoded = orjson.dumps(success(evaluation))
+        if len(self._items) >= self.capacity:
+            self._items.clear()
+        self._items[id(evaluation)] = (evaluation, encoded)
+        return encoded
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def bulk(self, evaluations: list[Evaluation]) -> bytes:
+        """``{"flags": [...]}``, byte for byte what ``orjson.dumps`` makes of the items."""
+        return b'{"flags":[' + b",".join([self(each) for each in evaluations]) + b"]}"
+
+
+_encode = ItemEncoder()
+
+
 def _json(body: Any, status_code: int = 200, headers: dict[str, str] | None = None) -> Response:
     return Response(orjson.dumps(body), status_code=status_code, media_type=JSON, headers=headers)
 
@@ -129,8 +165,7 @@ async def evaluate_flags(
     headers = {"ETag": bulk.etag or "", "Cache-Control": "private, no-cache"}
     if bulk.evaluations is None:
         return Response(status_code=304, headers=headers)
-    items = [failure(each) if each.failed else success(each) for each in bulk.evaluations]
-    return _json({"flags": items}, headers=headers)
+    return Response(_encode.bulk(bulk.evaluations), media_type=JSON, headers=headers)
 
 
 @router.get("/configuration", summary="OFREP: what this flag management system supports")

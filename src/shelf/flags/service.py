@@ -540,10 +540,15 @@ class FlagsService:
                 raw = orjson.dumps([definition_of(flag).model_dump(mode="json") for flag in flags])
             if self._writes == writes:
                 await self._cache.set(key, raw, max(self._ttl, 1.0))
+        digest = hashlib.blake2b(raw, digest_size=12).hexdigest()
+        previous = self._snapshot
+        # Unchanged definitions (the TTL ran out, nobody wrote): the compiled flags are kept, with
+        # what their conditions remember (regex answers), instead of being compiled again.
+        same = previous is not None and previous.digest == digest
         snapshot = Snapshot(
             token=token,
-            flags=_compile_all(raw),
-            digest=hashlib.blake2b(raw, digest_size=12).hexdigest(),
+            flags=previous.flags if previous is not None and same else _compile_all(raw),
+            digest=digest,
             loaded_at=self._monotonic(),
         )
         if self._writes == writes:
