@@ -43,6 +43,7 @@ from shelf.web.shopper import COOKIE as SHOPPER_COOKIE
 from tests.conftest import Keys
 from tests.integration.catalog.helpers import assert_problem, product_payload
 from tests.integration.experiments.helpers import definition as experiment_definition
+from tests.integration.experiments.helpers import ensure_dogfood_flag
 from tests.security.conftest import PASSWORD, SETUP, audit_count, bearer, routed_pairs, sign_in
 
 OK = "allow"
@@ -780,6 +781,7 @@ async def test_each_route_answers_each_caller_as_declared(
     subject = await container.identity.create_user("subject@security.test", PASSWORD, Role.VIEWER)
     target = await container.identity.create_user("target@security.test", PASSWORD, Role.VIEWER)
     draft = await container.catalog.create_product(SETUP, product_payload(status="draft"))
+    await ensure_dogfood_flag(container)  # the flag the experiments' rows run on
     world = World(http, container, subject.email, str(target.id), str(draft.product["id"]))
     auth = await credentials(caller, http, container, keys)
     assert await audit_count(container) > 0  # the setup was recorded: the count reads the real log

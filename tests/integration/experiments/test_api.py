@@ -1,17 +1,18 @@
 """The experiments REST API: definitions, merge patches with If-Match, the life cycle, the flag
-check (through the lookup the app is built with, which knows only the demo flag) and the audit."""
+check (through the flags service the app is built with: the flags editors manage) and the audit."""
 
 from __future__ import annotations
 
 import httpx
+import pytest
 
-from shelf.app import Container
-from shelf.experiments.flag_lookup import StaticFlags
 from tests.conftest import Keys
 from tests.integration.catalog.helpers import assert_problem
 from tests.integration.experiments.helpers import API, create, definition
 
 MERGE = {"Content-Type": "application/merge-patch+json"}
+FLAGS = "/api/v1/flags"
+pytestmark = pytest.mark.usefixtures("dogfood_flag")
 
 
 async def test_create_read_list_and_delete(client: httpx.AsyncClient, keys: Keys) -> None:
@@ -118,18 +119,15 @@ async def test_every_change_is_audited(client: httpx.AsyncClient, keys: Keys) ->
     ]
 
 
-async def test_starting_on_a_flag_that_is_gone_is_refused(
-    client: httpx.AsyncClient, container: Container, keys: Keys
-) -> None:
+async def test_starting_on_a_flag_that_is_gone_is_refused(client: httpx.AsyncClient, keys: Keys) -> None:
     created = await create(client, keys)
-    flags = container.experiments._flags  # the app's in-memory lookup (StaticFlags)
-    assert isinstance(flags, StaticFlags)
-    kept = dict(flags.flags)
-    flags.flags.clear()  # the flag is deleted after the experiment was defined
-    try:
-        refused = await client.post(f"{API}/{created['id']}/start", headers=keys.auth("editor"))
-        assert "no flag with the key" in assert_problem(refused, 422)["detail"]
-    finally:
-        flags.flags.update(kept)
+    editor = keys.auth("editor")
+    flag = await client.get(f"{FLAGS}/storefront.product-page-layout", headers=editor)
+    gone = await client.delete(
+        f"{FLAGS}/storefront.product-page-layout", headers=editor | {"If-Match": flag.headers["etag"]}
+    )
+    assert gone.status_code == 204  # the flag is deleted after the experiment was defined
+    refused = await client.post(f"{API}/{created['id']}/start", headers=editor)
+    assert "no flag with the key" in assert_problem(refused, 422)["detail"]
     again = await client.get(f"{API}/{created['id']}", headers=keys.auth("viewer"))
     assert again.json()["status"] == "draft"
