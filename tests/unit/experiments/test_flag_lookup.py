@@ -22,7 +22,11 @@ LAYOUT = FlagWrite.model_validate(
     {
         "key": "layout",
         "type": "multivariate",
-        "variants": [{"key": "control", "weight": 25}, {"key": "a", "weight": 25}, {"key": "b", "weight": 50}],
+        "variants": [
+            {"key": "control", "weight": 25},
+            {"key": "a", "weight": 25},
+            {"key": "b", "weight": 50},
+        ],
     }
 )
 SWITCH = FlagWrite.model_validate({"key": "switch", "type": "boolean", "rollout": 100})
