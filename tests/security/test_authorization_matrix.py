@@ -411,6 +411,29 @@ async def evaluate_flags(world: World) -> Call:
     return Call("POST", "/ofrep/v1/evaluate/flags", body={"json": {"context": {"targetingKey": "user-1"}}})
 
 
+# The console's flag pages (web/admin/flags.py): staff read and preview, editors change.
+async def console_flag(world: World) -> Call:
+    return Call("GET", f"/admin/flags/{await _flag(world)}?targeting_key=user-1&attributes=%7B%7D")
+
+
+async def console_create_flag(_world: World) -> Call:
+    form = {"key": f"matrix-console-{next(_unique)}", "type": "boolean", "enabled": "1", "rollout": "5"}
+    done = re.compile(r"/admin/flags/[a-z0-9.-]+\?created=1")
+    return Call("POST", "/admin/flags/new", body={"data": form}, done=done)
+
+
+async def console_save_flag(world: World) -> Call:
+    key = await _flag(world)
+    form = {"type": "boolean", "enabled": "1", "rollout": "70", "version": "1"}
+    return Call("POST", f"/admin/flags/{key}", body={"data": form}, done=f"/admin/flags/{key}?saved=1")
+
+
+async def console_delete_flag(world: World) -> Call:
+    key = await _flag(world)
+    form = {"version": "1", "confirm": "yes"}
+    return Call("POST", f"/admin/flags/{key}/delete", body={"data": form}, done="/admin/flags?deleted=1")
+
+
 # Experiments (experiments/): viewers read them and their results, editors define, start and stop.
 async def _experiment(world: World, *, started: bool = False) -> str:
     service = world.container.experiments
@@ -563,6 +586,7 @@ FLAGS_EVALUATE = row(401, OK, OK, OK, OK)  # client keys evaluate (OFREP), and m
 EXPERIMENTS_READ = row(401, 403, OK, OK, OK)
 EXPERIMENTS_WRITE = row(401, 403, 403, OK, OK)
 CONSOLE_EXP_WRITE = row(LOGIN, 403, 403, OK, OK)  # console experiment forms: editors
+CONSOLE_FLAGS_WRITE = row(LOGIN, 403, 403, OK, OK)  # console flag forms: editors
 CONSOLE_ADMIN = row(LOGIN, 403, 403, 403, OK)
 
 # The one declaration of who may do what. Columns: anonymous, client, viewer, editor, admin.
@@ -675,6 +699,12 @@ ACCESS: dict[tuple[str, str], Rule] = {
     ("GET", "/admin/imports"): Rule(CONSOLE_CATALOG_WRITE, get("/admin/imports")),
     ("POST", "/admin/imports"): Rule(CONSOLE_CATALOG_WRITE, console_import),
     ("GET", "/admin/imports/{job_id}"): Rule(CONSOLE_CATALOG_WRITE, console_import_job),
+    ("GET", "/admin/flags"): Rule(CONSOLE_STAFF, get("/admin/flags")),
+    ("GET", "/admin/flags/new"): Rule(CONSOLE_FLAGS_WRITE, get("/admin/flags/new")),
+    ("POST", "/admin/flags/new"): Rule(CONSOLE_FLAGS_WRITE, console_create_flag),
+    ("GET", "/admin/flags/{key}"): Rule(CONSOLE_STAFF, console_flag),
+    ("POST", "/admin/flags/{key}"): Rule(CONSOLE_FLAGS_WRITE, console_save_flag),
+    ("POST", "/admin/flags/{key}/delete"): Rule(CONSOLE_FLAGS_WRITE, console_delete_flag),
     ("GET", "/admin/experiments"): Rule(CONSOLE_STAFF, get("/admin/experiments")),
     ("GET", "/admin/experiments/new"): Rule(CONSOLE_EXP_WRITE, get("/admin/experiments/new")),
     ("POST", "/admin/experiments/new"): Rule(CONSOLE_EXP_WRITE, console_create_experiment),
