@@ -207,3 +207,17 @@ async def test_a_viewer_reads_flags_with_stale_marks_and_no_controls(
     assert "data-flag-preview" in page
     form = await client.get("/admin/flags/new", headers=BROWSER)
     assert form.status_code == 403
+
+
+async def test_an_admin_goes_from_a_flag_to_its_history_and_back(
+    client: httpx.AsyncClient, container: Container, staff: Staff
+) -> None:
+    await container.flags.create_flag(SETUP, {"key": "audited.flag"})
+    await log_in(client, staff.admin)
+    page = (await client.get("/admin/flags/audited.flag", headers=BROWSER)).text
+    history = "/admin/audit?entity_type=flag&amp;entity_id=audited.flag"
+    assert f'href="{history}"' in page
+    log = await client.get(unescape(history), headers=BROWSER)
+    assert log.status_code == 200
+    assert "flag.create" in log.text
+    assert 'href="/admin/flags/audited.flag"' in log.text
