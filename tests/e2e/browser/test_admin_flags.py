@@ -54,7 +54,8 @@ async def test_an_editor_fixes_a_refused_flag_then_previews_it_for_two_shoppers(
     await page.get_by_role("button", name="Create flag").click()
 
     variants = page.get_by_label("Variants")
-    await expect(page.locator("#field-variants-error")).to_have_text("Error: Variant weights must sum to 100.")
+    error = page.locator("#field-variants-error")
+    await expect(error).to_have_text("Error: Variant weights must sum to 100.")
     await expect(variants).to_have_attribute("aria-invalid", "true")
     await expect(page.get_by_role("alert").filter(has_text="There is a problem")).to_be_visible()
     await expect(page.get_by_label("Key")).to_have_value(KEY)  # what was typed stays
