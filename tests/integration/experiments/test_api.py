@@ -6,9 +6,10 @@ from __future__ import annotations
 import httpx
 import pytest
 
+from shelf.app import Container
 from tests.conftest import Keys
 from tests.integration.catalog.helpers import assert_problem
-from tests.integration.experiments.helpers import API, create, definition
+from tests.integration.experiments.helpers import API, create, definition, exposure, send
 
 MERGE = {"Content-Type": "application/merge-patch+json"}
 FLAGS = "/api/v1/flags"
@@ -131,3 +132,26 @@ async def test_starting_on_a_flag_that_is_gone_is_refused(client: httpx.AsyncCli
     assert "no flag with the key" in assert_problem(refused, 422)["detail"]
     again = await client.get(f"{API}/{created['id']}", headers=keys.auth("viewer"))
     assert again.json()["status"] == "draft"
+
+
+async def test_results_stay_readable_when_the_flag_is_deleted_or_made_boolean(
+    client: httpx.AsyncClient, container: Container, keys: Keys
+) -> None:
+    created = await create(client, keys)
+    editor = keys.auth("editor")
+    started = await client.post(f"{API}/{created['id']}/start", headers=editor)
+    at = started.json()["started_at"]  # exposures at the start: inside the window until now
+    await send(client, container, keys, [exposure("p1", at, "control"), exposure("p2", at, "gallery")])
+    flag_url = f"{FLAGS}/storefront.product-page-layout"
+    boolean = {"type": "boolean", "variants": None}
+    changed = await client.patch(flag_url, json=boolean, headers=editor | {"If-Match": '"1"'})
+    assert changed.status_code == 200, changed.text
+    results = await client.get(f"{API}/{created['id']}/results", headers=keys.auth("viewer"))
+    assert results.status_code == 200, results.text
+    assert results.json()["sample_ratio"] is None  # no weights to compare with any more
+    shown = [row["variant"] for row in results.json()["primary"]["variants"]]
+    assert shown == ["control", "gallery"]  # the variants the exposures name
+    await client.delete(flag_url, headers=editor | {"If-Match": '"2"'})
+    results = await client.get(f"{API}/{created['id']}/results", headers=keys.auth("viewer"))
+    assert results.status_code == 200, results.text
+    assert [row["variant"] for row in results.json()["primary"]["variants"]] == ["control", "gallery"]
