@@ -25,8 +25,7 @@ from shelf.catalog.overview import CatalogOverview
 from shelf.catalog.queries import SqlProductReader
 from shelf.catalog.service import CacheTtls, CatalogService
 from shelf.experiments import api as experiments_api
-from shelf.experiments.dogfood import DEMO_FLAGS
-from shelf.experiments.flag_lookup import FlagVariantsLookup, StaticFlags
+from shelf.experiments.flag_lookup import FlagServiceLookup
 from shelf.experiments.queries import SqlExperimentReader
 from shelf.experiments.service import ExperimentService
 from shelf.feedback import api as feedback_api
@@ -155,9 +154,6 @@ def build_container(
 
     analytics = build_analytics(settings, database.engine, clock, authenticate_key)
     flags = FlagsService(uow, clock, cache=cache, events=analytics)
-    # The flags experiments may run on. Until the flags service is wired here (an adapter with
-    # ``variants(key)``, experiments/flag_lookup.py), only the demo's flag as the flags feature seeds it.
-    experiment_flags: FlagVariantsLookup = StaticFlags(DEMO_FLAGS)
     container = Container(
         settings=settings,
         database=database,
@@ -210,7 +206,10 @@ def build_container(
             email_retention=timedelta(days=settings.feedback_email_retention_days),
         ),
         flags=flags,
-        experiments=ExperimentService(uow, SqlExperimentReader(database.engine), experiment_flags, clock),
+        # Experiments run on the flags editors manage (their variants and weights, read when needed).
+        experiments=ExperimentService(
+            uow, SqlExperimentReader(database.engine), FlagServiceLookup(flags), clock
+        ),
         rate_limiter=rate_limiter,
         tracing=tracing,
         readiness=health.Readiness(

@@ -59,6 +59,12 @@ CONSOLE = {
     ("GET", "/admin/imports"),
     ("POST", "/admin/imports"),  # multipart upload (the CSRF token is its first field)
     ("GET", "/admin/imports/{job_id}"),
+    ("GET", "/admin/flags"),
+    ("GET", "/admin/flags/new"),
+    ("POST", "/admin/flags/new"),
+    ("GET", "/admin/flags/{key}"),
+    ("POST", "/admin/flags/{key}"),
+    ("POST", "/admin/flags/{key}/delete"),
     ("GET", "/admin/experiments"),
     ("GET", "/admin/experiments/new"),
     ("POST", "/admin/experiments/new"),

@@ -43,6 +43,7 @@ from shelf.web.shopper import COOKIE as SHOPPER_COOKIE
 from tests.conftest import Keys
 from tests.integration.catalog.helpers import assert_problem, product_payload
 from tests.integration.experiments.helpers import definition as experiment_definition
+from tests.integration.experiments.helpers import ensure_dogfood_flag
 from tests.security.conftest import PASSWORD, SETUP, audit_count, bearer, routed_pairs, sign_in
 
 OK = "allow"
@@ -410,6 +411,29 @@ async def evaluate_flags(world: World) -> Call:
     return Call("POST", "/ofrep/v1/evaluate/flags", body={"json": {"context": {"targetingKey": "user-1"}}})
 
 
+# The console's flag pages (web/admin/flags.py): staff read and preview, editors change.
+async def console_flag(world: World) -> Call:
+    return Call("GET", f"/admin/flags/{await _flag(world)}?targeting_key=user-1&attributes=%7B%7D")
+
+
+async def console_create_flag(_world: World) -> Call:
+    form = {"key": f"matrix-console-{next(_unique)}", "type": "boolean", "enabled": "1", "rollout": "5"}
+    done = re.compile(r"/admin/flags/[a-z0-9.-]+\?created=1")
+    return Call("POST", "/admin/flags/new", body={"data": form}, done=done)
+
+
+async def console_save_flag(world: World) -> Call:
+    key = await _flag(world)
+    form = {"type": "boolean", "enabled": "1", "rollout": "70", "version": "1"}
+    return Call("POST", f"/admin/flags/{key}", body={"data": form}, done=f"/admin/flags/{key}?saved=1")
+
+
+async def console_delete_flag(world: World) -> Call:
+    key = await _flag(world)
+    form = {"version": "1", "confirm": "yes"}
+    return Call("POST", f"/admin/flags/{key}/delete", body={"data": form}, done="/admin/flags?deleted=1")
+
+
 # Experiments (experiments/): viewers read them and their results, editors define, start and stop.
 async def _experiment(world: World, *, started: bool = False) -> str:
     service = world.container.experiments
@@ -562,6 +586,7 @@ FLAGS_EVALUATE = row(401, OK, OK, OK, OK)  # client keys evaluate (OFREP), and m
 EXPERIMENTS_READ = row(401, 403, OK, OK, OK)
 EXPERIMENTS_WRITE = row(401, 403, 403, OK, OK)
 CONSOLE_EXP_WRITE = row(LOGIN, 403, 403, OK, OK)  # console experiment forms: editors
+CONSOLE_FLAGS_WRITE = row(LOGIN, 403, 403, OK, OK)  # console flag forms: editors
 CONSOLE_ADMIN = row(LOGIN, 403, 403, 403, OK)
 
 # The one declaration of who may do what. Columns: anonymous, client, viewer, editor, admin.
@@ -674,6 +699,12 @@ ACCESS: dict[tuple[str, str], Rule] = {
     ("GET", "/admin/imports"): Rule(CONSOLE_CATALOG_WRITE, get("/admin/imports")),
     ("POST", "/admin/imports"): Rule(CONSOLE_CATALOG_WRITE, console_import),
     ("GET", "/admin/imports/{job_id}"): Rule(CONSOLE_CATALOG_WRITE, console_import_job),
+    ("GET", "/admin/flags"): Rule(CONSOLE_STAFF, get("/admin/flags")),
+    ("GET", "/admin/flags/new"): Rule(CONSOLE_FLAGS_WRITE, get("/admin/flags/new")),
+    ("POST", "/admin/flags/new"): Rule(CONSOLE_FLAGS_WRITE, console_create_flag),
+    ("GET", "/admin/flags/{key}"): Rule(CONSOLE_STAFF, console_flag),
+    ("POST", "/admin/flags/{key}"): Rule(CONSOLE_FLAGS_WRITE, console_save_flag),
+    ("POST", "/admin/flags/{key}/delete"): Rule(CONSOLE_FLAGS_WRITE, console_delete_flag),
     ("GET", "/admin/experiments"): Rule(CONSOLE_STAFF, get("/admin/experiments")),
     ("GET", "/admin/experiments/new"): Rule(CONSOLE_EXP_WRITE, get("/admin/experiments/new")),
     ("POST", "/admin/experiments/new"): Rule(CONSOLE_EXP_WRITE, console_create_experiment),
@@ -780,6 +811,7 @@ async def test_each_route_answers_each_caller_as_declared(
     subject = await container.identity.create_user("subject@security.test", PASSWORD, Role.VIEWER)
     target = await container.identity.create_user("target@security.test", PASSWORD, Role.VIEWER)
     draft = await container.catalog.create_product(SETUP, product_payload(status="draft"))
+    await ensure_dogfood_flag(container)  # the flag the experiments' rows run on
     world = World(http, container, subject.email, str(target.id), str(draft.product["id"]))
     auth = await credentials(caller, http, container, keys)
     assert await audit_count(container) > 0  # the setup was recorded: the count reads the real log

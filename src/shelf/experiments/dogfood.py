@@ -1,8 +1,8 @@
 """The demo's experiment: the storefront's product page layout (issue 7's dogfood).
 
 ``DOGFOOD_FLAG`` is the multivariate flag the flags feature seeds (``control`` and ``gallery``,
-half each). ``DEMO_FLAGS`` declares it for ``StaticFlags``, the lookup the composition root uses
-until the flags service is wired in its place.
+half each; ``flags/demo.py``): ``shelf seed`` creates it before the experiment, which the flags
+service's lookup (``FlagServiceLookup``) then finds.
 """
 
 from __future__ import annotations
@@ -16,8 +16,6 @@ from shelf.experiments.service import ExperimentService
 from shelf.identity.permissions import Principal
 
 DOGFOOD_FLAG = "storefront.product-page-layout"
-DOGFOOD_VARIANTS = (("control", 50.0), ("gallery", 50.0))
-DEMO_FLAGS = {DOGFOOD_FLAG: DOGFOOD_VARIANTS}
 DOGFOOD_EXPERIMENT: dict[str, Any] = {
     "key": "product-page-layout",
     "name": "Product page layout: gallery vs. control",

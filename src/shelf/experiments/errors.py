@@ -31,8 +31,9 @@ class UnknownFlag(InvalidInput):
 class NotAnExperimentFlag(InvalidInput):
     def __init__(self, key: str) -> None:
         super().__init__(
-            f"the flag '{key}' has fewer than two variants: an experiment needs a multivariate flag",
-            [{"field": "flag_key", "in": "body", "message": "the flag needs at least two variants"}],
+            f"the flag '{key}' is not a multivariate flag with two or more variants: "
+            "an experiment compares a multivariate flag's variants",
+            [{"field": "flag_key", "in": "body", "message": "not a multivariate flag"}],
         )
 
 

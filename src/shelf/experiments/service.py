@@ -232,6 +232,8 @@ class ExperimentService:
         end = experiment.stopped_at or self._clock.now()
         window = {"start_ms": ms_of(experiment.started_at), "end_ms": ms_of(end) + 1}
         flag_variants = await self._flags.variants(experiment.flag_key)
+        if not flag_variants:  # the flag is gone, or no longer multivariate: as the events say
+            flag_variants = None
         primary = await self._reader.outcome(experiment.flag_key, experiment.primary_metric, **window)
         variants = variant_order(experiment.control_variant, flag_variants, list(primary.variants))
         exposures = {name: totals.exposures for name, totals in primary.variants.items()}

@@ -359,6 +359,14 @@ class FlagsService:
                 raise PreconditionFailed("the flag changed while it was being deleted") from None
         await self.forget_definitions()
 
+    async def definition(self, key: str) -> FlagWrite | None:
+        """A flag's definition as stored now, or ``None``: for Shelf's own features (experiments
+        check the variants of the flag they run on). No permission check: the feature asking checks
+        its own caller's."""
+        async with self._uow() as uow:
+            flag = await uow.flags.get(key)
+        return definition_of(flag) if flag is not None else None
+
     def _read(self, flag: Flag, now: datetime) -> FlagRead:
         reason = stale_reason(flag, now)
         return FlagRead(

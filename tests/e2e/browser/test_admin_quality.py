@@ -23,6 +23,9 @@ def console_pages(shop: Shop) -> dict[str, str]:
         "api keys": "/admin/apikeys",
         "audit log": "/admin/audit",
         "import & export": "/admin/imports",
+        "flags": "/admin/flags",
+        "new flag": "/admin/flags/new",
+        "flag": "/admin/flags/storefront.product-page-layout?targeting_key=shopper-1&attributes=%7B%7D",
         "missing": "/admin/no-such-page",
     }
 

@@ -12,10 +12,18 @@ from sqlalchemy import update
 from shelf.app import Container
 from shelf.experiments.dogfood import DOGFOOD_FLAG
 from shelf.experiments.models import Experiment
+from shelf.flags.demo import ensure_demo_flags
+from shelf.identity.permissions import Principal, Role
 from tests.conftest import Keys
 from tests.integration.analytics.helpers import stored
 
 API = "/api/v1/experiments"
+SETUP = Principal(kind="cli", name="experiments test setup", role=Role.ADMIN)
+
+
+async def ensure_dogfood_flag(container: Container) -> None:
+    """The demo flag experiments run on, created through the flags service when missing."""
+    await ensure_demo_flags(container.flags, SETUP)
 
 
 def definition(**changes: Any) -> dict[str, Any]:

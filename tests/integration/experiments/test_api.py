@@ -1,17 +1,19 @@
 """The experiments REST API: definitions, merge patches with If-Match, the life cycle, the flag
-check (through the lookup the app is built with, which knows only the demo flag) and the audit."""
+check (through the flags service the app is built with: the flags editors manage) and the audit."""
 
 from __future__ import annotations
 
 import httpx
+import pytest
 
 from shelf.app import Container
-from shelf.experiments.flag_lookup import StaticFlags
 from tests.conftest import Keys
 from tests.integration.catalog.helpers import assert_problem
-from tests.integration.experiments.helpers import API, create, definition
+from tests.integration.experiments.helpers import API, create, definition, exposure, send
 
 MERGE = {"Content-Type": "application/merge-patch+json"}
+FLAGS = "/api/v1/flags"
+pytestmark = pytest.mark.usefixtures("dogfood_flag")
 
 
 async def test_create_read_list_and_delete(client: httpx.AsyncClient, keys: Keys) -> None:
@@ -118,18 +120,38 @@ async def test_every_change_is_audited(client: httpx.AsyncClient, keys: Keys) ->
     ]
 
 
-async def test_starting_on_a_flag_that_is_gone_is_refused(
+async def test_starting_on_a_flag_that_is_gone_is_refused(client: httpx.AsyncClient, keys: Keys) -> None:
+    created = await create(client, keys)
+    editor = keys.auth("editor")
+    flag = await client.get(f"{FLAGS}/storefront.product-page-layout", headers=editor)
+    gone = await client.delete(
+        f"{FLAGS}/storefront.product-page-layout", headers=editor | {"If-Match": flag.headers["etag"]}
+    )
+    assert gone.status_code == 204  # the flag is deleted after the experiment was defined
+    refused = await client.post(f"{API}/{created['id']}/start", headers=editor)
+    assert "no flag with the key" in assert_problem(refused, 422)["detail"]
+    again = await client.get(f"{API}/{created['id']}", headers=keys.auth("viewer"))
+    assert again.json()["status"] == "draft"
+
+
+async def test_results_stay_readable_when_the_flag_is_deleted_or_made_boolean(
     client: httpx.AsyncClient, container: Container, keys: Keys
 ) -> None:
     created = await create(client, keys)
-    flags = container.experiments._flags  # the app's in-memory lookup (StaticFlags)
-    assert isinstance(flags, StaticFlags)
-    kept = dict(flags.flags)
-    flags.flags.clear()  # the flag is deleted after the experiment was defined
-    try:
-        refused = await client.post(f"{API}/{created['id']}/start", headers=keys.auth("editor"))
-        assert "no flag with the key" in assert_problem(refused, 422)["detail"]
-    finally:
-        flags.flags.update(kept)
-    again = await client.get(f"{API}/{created['id']}", headers=keys.auth("viewer"))
-    assert again.json()["status"] == "draft"
+    editor = keys.auth("editor")
+    started = await client.post(f"{API}/{created['id']}/start", headers=editor)
+    at = started.json()["started_at"]  # exposures at the start: inside the window until now
+    await send(client, container, keys, [exposure("p1", at, "control"), exposure("p2", at, "gallery")])
+    flag_url = f"{FLAGS}/storefront.product-page-layout"
+    boolean = {"type": "boolean", "variants": None}
+    changed = await client.patch(flag_url, json=boolean, headers=editor | {"If-Match": '"1"'})
+    assert changed.status_code == 200, changed.text
+    results = await client.get(f"{API}/{created['id']}/results", headers=keys.auth("viewer"))
+    assert results.status_code == 200, results.text
+    assert results.json()["sample_ratio"] is None  # no weights to compare with any more
+    shown = [row["variant"] for row in results.json()["primary"]["variants"]]
+    assert shown == ["control", "gallery"]  # the variants the exposures name
+    await client.delete(flag_url, headers=editor | {"If-Match": '"2"'})
+    results = await client.get(f"{API}/{created['id']}/results", headers=keys.auth("viewer"))
+    assert results.status_code == 200, results.text
+    assert [row["variant"] for row in results.json()["primary"]["variants"]] == ["control", "gallery"]

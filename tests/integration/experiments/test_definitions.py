@@ -8,13 +8,14 @@ import httpx
 import pytest
 
 from shelf.app import Container
-from shelf.experiments.flag_lookup import StaticFlags
 from tests.conftest import Keys
 from tests.integration.catalog.helpers import assert_problem
 from tests.integration.experiments.helpers import API, create, definition
 from tests.security.conftest import audit_count
 
 PATCH = {"Content-Type": "application/merge-patch+json"}
+FLAGS = "/api/v1/flags"
+pytestmark = pytest.mark.usefixtures("dogfood_flag")
 
 
 async def test_the_life_cycle_of_an_experiment_is_audited(
@@ -90,12 +91,47 @@ async def test_bad_definitions_are_422_and_change_nothing(
     assert (await client.get(API, headers=keys.auth("viewer"))).json()["items"] == []
 
 
-async def test_a_flag_with_one_variant_cannot_hold_an_experiment(
-    client: httpx.AsyncClient, container: Container, keys: Keys, monkeypatch: pytest.MonkeyPatch
+async def test_a_boolean_flag_cannot_hold_an_experiment(
+    client: httpx.AsyncClient, container: Container, keys: Keys
 ) -> None:
-    monkeypatch.setattr(container.experiments, "_flags", StaticFlags({"solo": [("control", 100.0)]}))
-    response = await client.post(API, json=definition(flag_key="solo"), headers=keys.auth("editor"))
-    assert_problem(response, 422)
+    editor = keys.auth("editor")
+    made = await client.post(FLAGS, json={"key": "checkout.express", "rollout": 50}, headers=editor)
+    assert made.status_code == 201, made.text
+    before = await audit_count(container)
+    response = await client.post(API, json=definition(flag_key="checkout.express"), headers=editor)
+    body = assert_problem(response, 422)
+    assert "'checkout.express' is not a multivariate flag" in body["detail"]
+    assert body["errors"] == [{"field": "flag_key", "in": "body", "message": "not a multivariate flag"}]
+    assert await audit_count(container) == before
+    assert (await client.get(API, headers=keys.auth("viewer"))).json()["items"] == []
+
+
+async def test_an_experiment_runs_on_a_flag_made_through_the_flags_api(
+    client: httpx.AsyncClient, keys: Keys
+) -> None:
+    """The app's lookup is the flags service: a new flag, its weights, and later changes to it."""
+    editor = keys.auth("editor")
+    flag = {
+        "key": "checkout.button-colour",
+        "type": "multivariate",
+        "rollout": 100,
+        "variants": [{"key": "blue", "weight": 70}, {"key": "green", "weight": 30}],
+    }
+    made = await client.post(FLAGS, json=flag, headers=editor)
+    assert made.status_code == 201, made.text
+    created = await create(client, keys, key="button-colour", flag_key=flag["key"], control_variant="blue")
+    renamed = {"variants": [{"key": "navy", "weight": 70}, {"key": "green", "weight": 30}]}
+    changed = await client.patch(f"{FLAGS}/{flag['key']}", json=renamed, headers=editor | {"If-Match": '"1"'})
+    assert changed.status_code == 200, changed.text
+    refused = await client.post(f"{API}/{created['id']}/start", headers=editor)
+    assert "has no variant 'blue'" in assert_problem(refused, 422)["detail"]  # read now, not cached
+    back = {"variants": flag["variants"]}
+    await client.patch(f"{FLAGS}/{flag['key']}", json=back, headers=editor | {"If-Match": '"2"'})
+    started = await client.post(f"{API}/{created['id']}/start", headers=editor)
+    assert started.status_code == 200, started.text
+    results = await client.get(f"{API}/{created['id']}/results", headers=keys.auth("viewer"))
+    assert results.status_code == 200, results.text
+    assert [row["variant"] for row in results.json()["primary"]["variants"]] == ["blue", "green"]
 
 
 async def test_a_duplicate_key_is_409(client: httpx.AsyncClient, keys: Keys) -> None:

@@ -23,6 +23,7 @@ from tests.integration.experiments.helpers import API, create, exposure, run_bet
 START = datetime(2026, 3, 2, tzinfo=UTC)
 STOP = datetime(2026, 3, 10, tzinfo=UTC)
 CART = "add_to_cart"
+pytestmark = pytest.mark.usefixtures("dogfood_flag")
 
 EVENTS = [
     # control

@@ -80,6 +80,8 @@ def entity_label(entry: AuditRead) -> str:
 def entity_url(entry: AuditRead) -> str | None:
     if entry.entity_type == "product" and entry.action != "product.delete":
         return f"/admin/products/{entry.entity_id}"
+    if entry.entity_type == "flag" and entry.action != "flag.delete":
+        return f"/admin/flags/{entry.entity_id}"
     return {"user": "/admin/users", "api_key": "/admin/apikeys"}.get(entry.entity_type)
 
 

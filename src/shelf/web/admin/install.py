@@ -11,6 +11,7 @@ from shelf.web.admin import (
     dashboard,
     experiments,
     feedback,
+    flags,
     imports,
     product_editor,
     products,
@@ -33,6 +34,7 @@ ROUTERS = (
     audit.router,
     feedback.router,
     imports.router,
+    flags.router,
     experiments.router,
     system.router,
 )

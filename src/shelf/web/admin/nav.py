@@ -39,6 +39,12 @@ NAV: list[NavEntry] = [
         "What shoppers and apps tell you, with the page, product and flag variants; triage it.",
     ),
     NavEntry(
+        "Flags",
+        "/admin/flags",
+        Permission.FLAGS_READ,
+        "Switches and splits: who gets what, tried for any context; stale ones marked.",
+    ),
+    NavEntry(
         "Experiments",
         "/admin/experiments",
         Permission.EXPERIMENTS_READ,

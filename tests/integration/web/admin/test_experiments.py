@@ -7,10 +7,11 @@ import re
 from datetime import UTC, datetime
 
 import httpx
+import pytest
 
 from shelf.app import Container
 from tests.conftest import Keys
-from tests.integration.experiments.helpers import create, exposure, run_between, send
+from tests.integration.experiments.helpers import create, ensure_dogfood_flag, exposure, run_between, send
 from tests.integration.web.admin.conftest import Staff, log_in, nav_labels
 from tests.integration.web.helpers import BROWSER, assert_self_contained
 
@@ -23,6 +24,11 @@ FORM = {
     "window_hours": "24",
     "minimum_sample": "100",
 }
+
+
+@pytest.fixture(autouse=True)
+async def dogfood_flag(container: Container) -> None:
+    await ensure_dogfood_flag(container)
 
 
 async def test_an_editor_creates_starts_and_stops_an_experiment(

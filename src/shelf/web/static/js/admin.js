@@ -1,6 +1,8 @@
-// The admin console's script: two enhancements, and every page works without them.
+// The admin console's script: three enhancements, and every page works without them.
 // - The products table gets a "select all" box and a live count of the chosen products.
 // - A new API key's secret gets a Copy button (without it, the field is selected for Ctrl+C).
+// - A flag's "evaluate for this context" form answers as one types: it fetches the same page the
+//   form's GET would load and takes its answer (without JavaScript, the form loads that page).
 "use strict";
 
 function enhanceSelection(table) {
@@ -52,7 +54,54 @@ function enhanceCopy(source) {
   source.after(button, said);
 }
 
+function enhancePreview(form) {
+  const section = form.closest("section");
+  let timer = 0;
+  let asked = 0;
+  const fetchAnswer = async () => {
+    const ticket = ++asked;
+    const url = new URL(form.action);
+    url.hash = "";
+    url.search = new URLSearchParams(new FormData(form)).toString();
+    let html;
+    try {
+      html = await (await fetch(url, { headers: { Accept: "text/html" }, credentials: "same-origin" })).text();
+    } catch {
+      return null;
+    }
+    if (ticket !== asked) return null;
+    history.replaceState(null, "", `${url.pathname}${url.search}#preview`);
+    return new DOMParser().parseFromString(html, "text/html").getElementById(section.id);
+  };
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const fresh = await fetchAnswer();
+    if (!fresh) return;
+    section.replaceWith(fresh);
+    const again = fresh.querySelector("form[data-flag-preview]");
+    enhancePreview(again);
+    again.querySelector("button").focus();
+  });
+  form.addEventListener("input", () => {
+    clearTimeout(timer);
+    timer = setTimeout(async () => {
+      const fresh = await fetchAnswer();
+      const result = section.querySelector("[data-flag-preview-result]");
+      if (!fresh || !result) return;
+      const problems = [...fresh.querySelectorAll(".field__error")].map((error) => {
+        const line = document.createElement("p");
+        line.className = "field__error";
+        line.textContent = error.textContent.trim();
+        return line;
+      });
+      const answer = fresh.querySelector("[data-flag-preview-result]");
+      result.replaceChildren(...(problems.length ? problems : answer.childNodes));
+    }, 350);
+  });
+}
+
 document.addEventListener("DOMContentLoaded", () => {
   for (const table of document.querySelectorAll("table[data-select-table]")) enhanceSelection(table);
   for (const source of document.querySelectorAll("[data-copy-source]")) enhanceCopy(source);
+  for (const form of document.querySelectorAll("form[data-flag-preview]")) enhancePreview(form);
 });
