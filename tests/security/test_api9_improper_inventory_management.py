@@ -59,6 +59,9 @@ CONSOLE = {
     ("GET", "/admin/imports"),
     ("POST", "/admin/imports"),  # multipart upload (the CSRF token is its first field)
     ("GET", "/admin/imports/{job_id}"),
+    ("GET", "/admin/analytics"),
+    ("GET", "/admin/analytics/funnel"),
+    ("GET", "/admin/analytics/retention"),
     ("GET", "/admin/experiments"),
     ("GET", "/admin/experiments/new"),
     ("POST", "/admin/experiments/new"),
