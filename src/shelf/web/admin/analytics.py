@@ -156,7 +156,12 @@ async def _answer(controls: Controls, call: Callable[[], Awaitable[T]], field: s
 
 
 def _page(request: Request, template: str, controls: Controls, context: dict[str, Any]) -> Response:
-    context = {"values": controls.values, "errors": controls.errors, "known_events": KNOWN_EVENTS} | context
+    context = {
+        "values": controls.values,
+        "errors": controls.errors,
+        "known_events": KNOWN_EVENTS,
+        "duration": charts.duration,
+    } | context
     return render(request, template, context, status_code=422 if controls.errors else 200)
 
 
@@ -197,6 +202,7 @@ async def trends_page(
         "top": top,
         "names": await _product_names(principal, catalog, top) if top else {},
         "shown": controls.shown(span),
+        "covered": controls.shown((trends.start, trends.end)),  # whole weeks or months
     }
     return _page(request, "admin/analytics/trends.html", controls, context)
 

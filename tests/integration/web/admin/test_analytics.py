@@ -181,8 +181,10 @@ async def test_blank_dates_are_the_default_range_the_page_states(
     first = (today - timedelta(days=29)).isoformat()
     assert f"From {first} to {today.isoformat()} (UTC), by day." in answer.text
     assert len(tables(answer.text)["$pageview per day"]) == 1 + 30
-    weekly = await page(client, "/admin/analytics", interval="week")
-    assert "by week." in weekly.text
+    weekly = await page(
+        client, "/admin/analytics", interval="week", **{"from": "2026-03-04", "to": "2026-03-10"}
+    )
+    assert "by week. The weeks shown are whole: 2026-03-02 to 2026-03-15." in weekly.text
 
 
 async def test_the_funnel_page_shows_each_step(
@@ -214,9 +216,9 @@ async def test_the_funnel_page_shows_each_step(
         ["Step", "People", "Conversion", "From previous step", "Drop-off", "Median time from previous"],
         ["1. $pageview", "3", "100.0%", NONE, NONE, NONE],
         ["2. product_viewed", "2", "66.7%", "66.7%", "1", "32 min 30 s"],
-        ["3. add_to_cart", "1", "33.3%", "50.0%", "1", "15 min 0 s"],
+        ["3. add_to_cart", "1", "33.3%", "50.0%", "1", "15 min"],
     ]
-    assert '<dd data-field="median_to_convert">20 min 0 s</dd>' in answer.text
+    assert '<dd data-field="median_to_convert">20 min</dd>' in answer.text
     drawn = chart(answer.text, "funnel-chart")
     assert drawn["kind"] == "bars"
     assert drawn["labels"] == ["1. $pageview", "2. product_viewed", "3. add_to_cart"]

@@ -11,8 +11,20 @@ const COLOURS = [
 const HEIGHT = 280;
 const AXIS = { stroke: "#4a5360", grid: { stroke: "#e3e7eb" }, ticks: { stroke: "#c9d1d9" } };
 
+// A bucket's start as the tables write it: "2026-03-02", "03-02 10:00" (hours), "2026-03" (months).
+function bucketName(chart, seconds) {
+  const iso = new Date(seconds * 1000).toISOString();
+  if (chart.interval === "hour") return `${iso.slice(5, 10)} ${iso.slice(11, 16)}`;
+  return chart.interval === "month" ? iso.slice(0, 7) : iso.slice(0, 10);
+}
+
 function xAxis(chart, width) {
-  if (chart.time) return { ...AXIS };
+  if (chart.time) {
+    // Ticks on bucket starts only (never between two days), as many as fit.
+    const every = Math.max(1, Math.ceil(chart.x.length / Math.max(1, Math.floor(width / 100))));
+    const ticks = chart.x.filter((_, index) => index % every === 0);
+    return { ...AXIS, splits: () => ticks, values: (u, splits) => splits.map((s) => bucketName(chart, s)) };
+  }
   const labels = chart.labels || [];
   const short = chart.kind === "bars" && width / Math.max(labels.length, 1) < 110;
   const name = (value) => {
@@ -28,9 +40,10 @@ function xAxis(chart, width) {
 function options(chart, width) {
   const unit = chart.unit || "";
   const bars = chart.kind === "bars" ? uPlot.paths.bars({ size: [0.6, 120] }) : null;
-  const x = chart.time
-    ? { time: true }
-    : { time: false, range: (u, min, max) => [min - (bars ? 0.5 : 0), max + (bars ? 0.5 : 0)] };
+  // Half a bucket of room at each end, so the first and last tick labels are not cut off.
+  const step = chart.time ? (chart.x.length > 1 ? chart.x[1] - chart.x[0] : 86400) : 1;
+  const pad = chart.time || bars ? step / 2 : 0.2;
+  const x = { time: chart.time, range: (u, min, max) => [min - pad, max + pad] };
   const label = (value) => (value == null ? "–" : `${value.toLocaleString("en-GB")}${unit}`);
   return {
     width,
@@ -41,7 +54,9 @@ function options(chart, width) {
     legend: { live: true },
     cursor: { drag: { x: false, y: false } },
     series: [
-      chart.time ? {} : { value: (u, v) => (v == null ? "–" : (chart.labels || [])[v] ?? "") },
+      chart.time
+        ? { label: chart.x_label, value: (u, v) => (v == null ? "–" : bucketName(chart, v)) }
+        : { label: chart.x_label, value: (u, v) => (v == null ? "–" : (chart.labels || [])[v] ?? "") },
       ...chart.series.map((series, index) => {
         const colour = COLOURS[index % COLOURS.length];
         return bars
