@@ -18,10 +18,10 @@ from typing import Any
 
 import httpx
 import pytest
-from playwright.async_api import Locator, Page, expect
+from playwright.async_api import Browser, Locator, Page, expect
 
-from tests.e2e.browser.conftest import BROWSER_TESTS, Shop
-from tests.e2e.browser.console import log_in
+from tests.e2e.browser.conftest import BROWSER_TESTS, Shop, Traffic
+from tests.e2e.browser.console import guarded_context, log_in
 from tests.e2e.browser.test_tour import PNG, directory
 from tests.process import shelf
 
@@ -231,3 +231,26 @@ async def test_a_viewer_reads_retention_cohorts_and_a_refused_control(
     await page.get_by_role("button", name="Show").click()
     await expect(page.locator("#field-periods-error")).to_contain_text("greater than or equal to 1")
     await expect(page.locator("canvas")).to_have_count(0)
+
+
+async def test_without_javascript_the_tables_carry_every_number(
+    browser: Browser, seeded: Shop, console_users: dict[str, str], traffic: Traffic
+) -> None:
+    context = await guarded_context(browser, traffic, java_script_enabled=False)
+    try:
+        page = await context.new_page()
+        await log_in(
+            page,
+            seeded,
+            console_users["viewer"],
+            f"/admin/analytics?event={VIEW}&interval=week&from={FIRST}&to={LAST}",
+        )
+        weekly = page.get_by_role("table", name=f"{VIEW} per week")
+        assert (await _rows(weekly))[1:] == [
+            ["Week of 2026-03-02", "6", "4"],
+            ["Week of 2026-03-09", "2", "2"],
+        ]
+        await expect(page.locator("canvas")).to_have_count(0)
+        await expect(page.get_by_role("table", name="Active users per day")).to_be_visible()
+    finally:
+        await context.close()
