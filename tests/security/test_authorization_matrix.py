@@ -588,6 +588,7 @@ EXPERIMENTS_WRITE = row(401, 403, 403, OK, OK)
 CONSOLE_EXP_WRITE = row(LOGIN, 403, 403, OK, OK)  # console experiment forms: editors
 CONSOLE_FLAGS_WRITE = row(LOGIN, 403, 403, OK, OK)  # console flag forms: editors
 CONSOLE_ADMIN = row(LOGIN, 403, 403, 403, OK)
+CONSOLE_ANALYTICS = row(LOGIN, 403, OK, OK, OK)  # the analytics pages: as the REST queries, viewers and up
 
 # The one declaration of who may do what. Columns: anonymous, client, viewer, editor, admin.
 ACCESS: dict[tuple[str, str], Rule] = {
@@ -705,6 +706,13 @@ ACCESS: dict[tuple[str, str], Rule] = {
     ("GET", "/admin/flags/{key}"): Rule(CONSOLE_STAFF, console_flag),
     ("POST", "/admin/flags/{key}"): Rule(CONSOLE_FLAGS_WRITE, console_save_flag),
     ("POST", "/admin/flags/{key}/delete"): Rule(CONSOLE_FLAGS_WRITE, console_delete_flag),
+    ("GET", "/admin/analytics"): Rule(
+        CONSOLE_ANALYTICS, get("/admin/analytics?event=matrix&interval=week&breakdown=path")
+    ),
+    ("GET", "/admin/analytics/funnel"): Rule(CONSOLE_ANALYTICS, get("/admin/analytics/funnel?steps=a,b")),
+    ("GET", "/admin/analytics/retention"): Rule(
+        CONSOLE_ANALYTICS, get("/admin/analytics/retention?start_event=a&return_event=b&period=day")
+    ),
     ("GET", "/admin/experiments"): Rule(CONSOLE_STAFF, get("/admin/experiments")),
     ("GET", "/admin/experiments/new"): Rule(CONSOLE_EXP_WRITE, get("/admin/experiments/new")),
     ("POST", "/admin/experiments/new"): Rule(CONSOLE_EXP_WRITE, console_create_experiment),

@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from shelf.web.admin import (
+    analytics,
     apikeys,
     audit,
     auth,
@@ -32,6 +33,7 @@ ROUTERS = (
     users.router,
     apikeys.router,
     audit.router,
+    analytics.router,
     feedback.router,
     imports.router,
     flags.router,

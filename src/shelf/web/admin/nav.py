@@ -24,7 +24,7 @@ class NavEntry:
         return path == self.href or path.startswith(self.href + "/")
 
 
-# In the order they appear. Other areas (Analytics, Flags, Experiments, Feedback, Imports, System)
+# In the order they appear. Other areas (Flags, Experiments, Feedback, Imports, System)
 # add their line here.
 NAV: list[NavEntry] = [
     NavEntry("Dashboard", "/admin", Permission.CATALOG_READ_ALL, "The catalog at a glance."),
@@ -32,6 +32,12 @@ NAV: list[NavEntry] = [
     NavEntry("Users", "/admin/users", Permission.USERS_MANAGE, "Who signs in, with which role."),
     NavEntry("API keys", "/admin/apikeys", Permission.API_KEYS_MANAGE, "Keys for programs and shops."),
     NavEntry("Audit log", "/admin/audit", Permission.AUDIT_READ, "Every change: who, when, what."),
+    NavEntry(
+        "Analytics",
+        "/admin/analytics",
+        Permission.ANALYTICS_READ,
+        "Trends, active users, funnels, retention and top products, from the shop's events.",
+    ),
     NavEntry(
         "Feedback",
         "/admin/feedback",
