@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import uuid
 from collections.abc import Callable, Iterable, Iterator
 from itertools import islice
@@ -98,6 +99,7 @@ _ON_CONFLICT = (
 # The statements are built from the constant column names above, never from input (hence the S608s).
 _PLACEHOLDERS = ", ".join("?" * len(PRODUCT_COLUMNS))
 _SQLITE_UPSERT = f"INSERT INTO products ({_COLUMN_LIST}) VALUES ({_PLACEHOLDERS}) {_ON_CONFLICT}"  # noqa: S608
+_TIMESTAMPS = frozenset({"created_at", "updated_at"})
 _SEARCH_TRIGGER = "products_search_insert"  # migration 0001: one FTS5 row per inserted product
 _INDEX_NEW_PRODUCTS = (
     "INSERT INTO product_search_rowids (product_id) SELECT p.id FROM json_each(?) AS j"
@@ -159,14 +161,7 @@ async def _upsert_sqlite(connection: AsyncConnection, rows: list[dict[str, Any]]
         last = (
             await connection.exec_driver_sql("SELECT coalesce(max(rowid), 0) FROM product_search_rowids")
         ).scalar()
-    processors = _bind_processors(connection.dialect)
-    records = [
-        tuple(
-            value if process is None else process(value)
-            for process, value in zip(processors, _values(row), strict=True)
-        )
-        for row in rows
-    ]
+    records = _stored_forms(connection.dialect, rows)
     await connection.exec_driver_sql(_SQLITE_UPSERT, records)
     if trigger is not None:
         id_column = PRODUCT_COLUMNS.index("id")
@@ -178,14 +173,22 @@ async def _upsert_sqlite(connection: AsyncConnection, rows: list[dict[str, Any]]
         await connection.exec_driver_sql(trigger)
 
 
-def _values(row: dict[str, Any]) -> Iterator[Any]:
-    return (row[name] for name in PRODUCT_COLUMNS)
-
-
-def _bind_processors(dialect: Dialect) -> list[Callable[[Any], Any] | None]:
-    """What SQLAlchemy would do to each column's value: the stored form, exactly as the ORM writes it."""
+def _stored_forms(dialect: Dialect, rows: list[dict[str, Any]]) -> list[tuple[Any, ...]]:
+    """Each row's values as SQLAlchemy would bind them (the column types' own processors), so the
+    stored form is exactly what the ORM writes. A batch shares its timestamps: each converted once."""
     columns = Product.__table__.c
-    return [columns[name].type.bind_processor(dialect) for name in PRODUCT_COLUMNS]
+    converters: list[tuple[int, Callable[[Any], Any]]] = []
+    for index, name in enumerate(PRODUCT_COLUMNS):
+        process = columns[name].type.bind_processor(dialect)
+        if process is not None:
+            converters.append((index, functools.cache(process) if name in _TIMESTAMPS else process))
+    records = []
+    for row in rows:
+        values = [row[name] for name in PRODUCT_COLUMNS]
+        for index, convert in converters:
+            values[index] = convert(values[index])
+        records.append(tuple(values))
+    return records
 
 
 async def _upsert_postgresql(connection: AsyncConnection, rows: list[dict[str, Any]]) -> None:
