@@ -22,14 +22,13 @@ from itertools import islice
 from typing import Any
 
 from shelf.audit.service import record
-from shelf.catalog.schemas import ProductCreate
 from shelf.identity.permissions import Permission, Principal
 from shelf.platform.clock import Clock
 from shelf.platform.ids import new_id
 from shelf.platform.jsonutil import dumps
 from shelf.transfer.formats import RowProblem, SourceRow
 from shelf.transfer.repository import PRODUCT_FIELDS
-from shelf.transfer.validation import validate
+from shelf.transfer.validation import checked
 from shelf.uow import UnitOfWork, UnitOfWorkFactory
 
 DEFAULT_BATCH = 2_000
@@ -67,21 +66,6 @@ def _batches(rows: Iterable[SourceRow], size: int) -> Iterator[list[SourceRow]]:
     iterator = iter(rows)
     while batch := list(islice(iterator, size)):
         yield batch
-
-
-def columns_of(data: ProductCreate) -> dict[str, Any]:
-    return {
-        "sku": data.sku,
-        "name": data.name,
-        "description": data.description,
-        "price_amount": data.price.amount,
-        "price_currency": data.price.currency,
-        "status": data.status.value,
-        "category": data.category,
-        "tags": list(data.tags),
-        "attributes": dict(data.attributes),
-        "stock": data.stock,
-    }
 
 
 def _same(stored: dict[str, Any], new: dict[str, Any]) -> bool:
@@ -156,19 +140,20 @@ class Importer:
         problems: list[RowProblem] = []
         valid: list[tuple[int, dict[str, Any]]] = []
         for source in batch:
-            data, found = validate(source)
-            if data is None:
+            columns, found = checked(source)
+            if columns is None:
                 problems.extend(found)
                 continue
-            key = hash(data.sku)
+            sku = columns["sku"]
+            key = hash(sku)
             if key in seen:
                 column = source.columns.get("sku", "sku")
                 problems.append(
-                    RowProblem(source.row, column, f"'{data.sku}' appears earlier in the file; each SKU once")
+                    RowProblem(source.row, column, f"'{sku}' appears earlier in the file; each SKU once")
                 )
                 continue
             seen.add(key)
-            valid.append((source.row, columns_of(data)))
+            valid.append((source.row, columns))
         return problems, valid
 
     async def _write(

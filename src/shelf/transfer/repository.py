@@ -10,9 +10,9 @@ from collections.abc import Sequence
 from typing import Any, Protocol
 
 from sqlalchemy import delete, insert, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from shelf.catalog.bulk import insert_tags, upsert_products
 from shelf.catalog.models import Product, ProductTag
 from shelf.transfer.models import ImportJob, RejectedRow
 
@@ -28,7 +28,6 @@ PRODUCT_FIELDS = (
     "attributes",
     "stock",
 )
-UPDATED_ON_CONFLICT = (*PRODUCT_FIELDS, "updated_at", "version")
 
 
 class TransferRepository(Protocol):
@@ -55,31 +54,21 @@ class SqlTransferRepository:
         return {row.sku: row._asdict() for row in result}
 
     async def upsert(self, rows: list[dict[str, Any]]) -> None:
-        """``INSERT ... ON CONFLICT (sku) DO UPDATE`` of new and changed products, in one statement.
+        """``INSERT ... ON CONFLICT (sku) DO UPDATE`` of new and changed products (``catalog.bulk``).
 
         Each changed row carries the version it was read at plus one; the update applies only when
         the stored version is still the one read, so a product someone saved meanwhile (or one a
         concurrent import created) is left as they saved it, never overwritten unseen.
         """
-        if not rows:
-            return
-        dialect = (await self._session.connection()).dialect.name
-        statement = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(Product)
-        excluded = statement.excluded
-        upsert = statement.on_conflict_do_update(
-            index_elements=[Product.sku],
-            set_={name: excluded[name] for name in UPDATED_ON_CONFLICT},
-            where=Product.version == excluded.version - 1,
-        )
-        await self._session.execute(upsert, rows)
+        await upsert_products(self._session, rows)
 
     async def set_tags(self, tags: dict[uuid.UUID, list[str]], *, replace: bool) -> None:
         """The tag index rows of these products (``replace``: drop their old ones first)."""
         if replace and tags:
             await self._session.execute(delete(ProductTag).where(ProductTag.product_id.in_(list(tags))))
-        rows = [{"tag": tag, "product_id": product_id} for product_id, names in tags.items() for tag in names]
-        if rows:
-            await self._session.execute(insert(ProductTag), rows)
+        await insert_tags(
+            self._session, [(tag, product_id) for product_id, names in tags.items() for tag in names]
+        )
 
     def add_job(self, job: ImportJob) -> None:
         self._session.add(job)
