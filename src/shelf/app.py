@@ -40,6 +40,7 @@ from shelf.gateway.body_limit import BodyLimitMiddleware
 from shelf.gateway.errors import ErrorBoundaryMiddleware
 from shelf.gateway.fastpath import FastPathMiddleware
 from shelf.gateway.http import CachePolicy
+from shelf.gateway.outer import LayeredFastAPI
 from shelf.gateway.problems import install_problem_handlers
 from shelf.gateway.ratelimit import EXEMPT_PATHS, RateLimitMiddleware, RoutePolicies
 from shelf.gateway.request_id import RequestIdMiddleware
@@ -164,7 +165,7 @@ def build_container(
         ),
         catalog=CatalogService(
             uow,
-            SqlProductReader(database.sessions, database.dialect),
+            SqlProductReader(database.sessions, database.dialect, database.point_reads),
             clock,
             cache=cache,
             cache_ttls=CacheTtls(
@@ -235,7 +236,7 @@ def create_app(
         yield
         await container.aclose()
 
-    app = FastAPI(
+    app = LayeredFastAPI(
         title="Shelf",
         version=__version__,
         description="Self-hosted product catalog platform.",
@@ -283,7 +284,7 @@ def create_app(
     app.add_middleware(SecurityHeadersMiddleware, strict_transport_security=strict_transport_security)
     app.add_middleware(TraceContextMiddleware)
     app.add_middleware(RequestIdMiddleware)
-    app.add_middleware(
+    app.add_outer_middleware(
         FastPathMiddleware,
         prefix=catalog_api.router.prefix,
         lookup=catalog_api.cached_public_reads(container.catalog),
@@ -293,7 +294,8 @@ def create_app(
         security_headers=SecurityHeaders(strict_transport_security=strict_transport_security),
     )
     # Outermost of all: every answer, the fast path's included, is counted, timed, logged, traced.
-    app.add_middleware(RequestTelemetryMiddleware, routes=app.routes, tracing=container.tracing)
+    # Both run outside FastAPI's own layers (gateway/outer.py): a cache hit never enters them.
+    app.add_outer_middleware(RequestTelemetryMiddleware, routes=app.routes, tracing=container.tracing)
     app.include_router(health.router)
     app.include_router(monitoring_api.router)
     app.include_router(catalog_api.router)

@@ -25,8 +25,10 @@ from sqlalchemy.sql.elements import UnaryExpression
 from shelf.catalog.errors import InvalidCursor
 from shelf.catalog.models import Product, ProductStatus, ProductTag
 from shelf.catalog.money import STORAGE_SCALE, parse_amount
+from shelf.catalog.product_rows import ProductRow, ProductRows
 from shelf.catalog.schemas import SLUG_PATTERN, ProductPage, ProductRead
 from shelf.catalog.search import Tier, matches, prepare_search, tokens
+from shelf.platform.point_reads import NoPointReads, PointReads
 
 SortKey = Literal["created_at", "-created_at", "name", "-name", "price", "-price"]
 
@@ -252,9 +254,16 @@ async def _relevance_page(
 class SqlProductReader:
     """The catalog's read side over SQL: one session per page, no unit of work needed."""
 
-    def __init__(self, sessions: async_sessionmaker[AsyncSession], dialect: str) -> None:
+    def __init__(
+        self, sessions: async_sessionmaker[AsyncSession], dialect: str, point_reads: PointReads | None = None
+    ) -> None:
         self._sessions = sessions
         self._dialect = dialect
+        self._rows = ProductRows(point_reads or NoPointReads(), sessions)
+
+    async def product(self, product_id: uuid.UUID) -> ProductRow | Product | None:
+        """One product by id, whatever its status (the caller decides who may see it)."""
+        return await self._rows.product(product_id)
 
     async def page(self, query: ProductQuery, *, visible_all: bool) -> ProductPage:
         async with self._sessions() as session:

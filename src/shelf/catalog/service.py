@@ -23,6 +23,7 @@ from shelf.analytics.emitter import EventEmitter, NullEmitter
 from shelf.audit.service import record
 from shelf.catalog.errors import DuplicateSku, IdempotencyKeyReused, ProductNotFound, SelectionChanged
 from shelf.catalog.models import Product, ProductStatus
+from shelf.catalog.product_rows import ProductRow
 from shelf.catalog.queries import ProductQuery
 from shelf.catalog.schemas import ProductCreate, ProductPage, ProductRead, ProductWrite
 from shelf.identity.permissions import Permission, Principal
@@ -113,6 +114,7 @@ class ProductReader(Protocol):
     """The read side: listing and search bypass the domain model (see ``catalog.queries``)."""
 
     async def page(self, query: ProductQuery, *, visible_all: bool) -> ProductPage: ...
+    async def product(self, product_id: uuid.UUID) -> ProductRow | Product | None: ...
 
 
 class CatalogService:
@@ -216,21 +218,10 @@ class CatalogService:
 
     async def read_product(self, principal: Principal, product_id: uuid.UUID) -> Representation:
         """The product as the caller may see it, from the cache when it holds it."""
-        visibility = _visibility(principal)
-
-        async def load() -> bytes | None:
-            async with self._uow() as uow:
-                product = await uow.products.get(product_id)
-                if product is None or not (visibility == "staff" or product.status == ProductStatus.ACTIVE):
-                    return None  # cached briefly as "not found": a burst of 404s costs one read
-                return _encode(etag_for(product.version), dumps(_body(product)).encode())
-
-        cached = await self._read_through(
-            product_key(visibility, product_id), load, self._ttls.product_seconds
-        )
-        if cached is None:
+        representation = await self._product(_visibility(principal), product_id)
+        if representation is None:
             raise ProductNotFound
-        return _decode(cached, visibility)
+        return representation
 
     async def cached_public_product(self, product_id: uuid.UUID) -> Representation | None:
         """What anyone may see of the product, if the cache holds it; never a database read.
@@ -240,6 +231,18 @@ class CatalogService:
         """
         cached = await self._cache.get(product_key("public", product_id))
         return None if cached is None or cached == NOT_FOUND else _decode(cached, "public")
+
+    async def _product(self, visibility: Visibility, product_id: uuid.UUID) -> Representation | None:
+        async def load() -> bytes | None:
+            product = await self._reader.product(product_id)
+            if product is None or not (visibility == "staff" or product.status == ProductStatus.ACTIVE):
+                return None  # cached briefly as "not found": a burst of 404s costs one read
+            return _encode(etag_for(product.version), dumps(_body(product)).encode())
+
+        cached = await self._read_through(
+            product_key(visibility, product_id), load, self._ttls.product_seconds
+        )
+        return None if cached is None else _decode(cached, visibility)
 
     async def cached_public_page(self, query: ProductQuery) -> Representation | None:
         """The public list or search page for ``query``, if the cache holds it (for the fast path)."""
@@ -537,5 +540,5 @@ def _writable(product: Product) -> dict[str, Any]:
     }
 
 
-def _body(product: Product) -> dict[str, Any]:
+def _body(product: Product | ProductRow) -> dict[str, Any]:
     return ProductRead.from_product(product).model_dump(mode="python")

@@ -33,16 +33,19 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 
+import structlog
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from shelf.gateway.auth import SESSION_COOKIE
-from shelf.gateway.http import Cacheable, CachePolicy, representation_response
+from shelf.gateway.http import Cacheable, CachePolicy, parse_etags, representation_response, weakly_matches
 from shelf.gateway.ratelimit import RoutePolicies, caller_of, rate_limit_headers
 from shelf.gateway.request_id import request_id_for
 from shelf.gateway.security import SecurityHeaders
 from shelf.gateway.tracecontext import trace_of
 from shelf.monitoring import metrics
 from shelf.platform.ratelimit import RateLimiter
+
+log = structlog.get_logger(__name__)
 
 CachedLookup = Callable[[str, bytes], Awaitable[Cacheable | None]]
 
@@ -72,15 +75,33 @@ class FastPathMiddleware:
         self.rate_policies = rate_policies
         self.security_headers = security_headers
         self.hits = 0  # answers given here (tests read it)
+        # The headers every answer of one kind (200 or 304) carries, whatever the representation:
+        # built once with the functions the normal path uses, so the two cannot drift.
+        self._fixed = {
+            status: _fixed_headers(policy, security_headers, not_modified=status == 304)
+            for status in (200, 304)
+        }
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if (
             scope["type"] != "http"
             or scope["method"] != "GET"
             or not scope["path"].startswith(self.prefix)
-            or not await self._answer(scope, send)
+            or not await self._answer_safely(scope, send)
         ):
             await self.app(scope, receive, send)
+
+    async def _answer_safely(self, scope: Scope, send: Send) -> bool:
+        """The fast path runs outside FastAPI's error handling: whatever goes wrong here before an
+        answer starts (the cache, the limiter) sends the request the normal way instead."""
+        try:
+            return await self._answer(scope, send)
+        except _Answering:
+            raise
+        except Exception:
+            log.exception("fast_path_failed", path=scope["path"])
+            metrics.FAST_PATH_MISSES.inc()
+            return False
 
     async def _answer(self, scope: Scope, send: Send) -> bool:
         """Answer from the cache and say True, or say False and leave the request untouched."""
@@ -94,7 +115,7 @@ class FastPathMiddleware:
             elif name == b"x-request-id":  # the last, as RequestIdMiddleware reads it
                 request_id = value
         representation = await self.lookup(scope["path"], scope["query_string"])
-        if representation is None:
+        if representation is None or not representation.public:
             metrics.FAST_PATH_MISSES.inc()
             return False
         caller, _ = caller_of(scope)  # no principal yet: the client address, as for anyone anonymous
@@ -103,16 +124,45 @@ class FastPathMiddleware:
         if decision.enforced and not decision.allowed:
             return False  # refused the normal way, with the usual 429
 
-        response = representation_response(representation, if_none_match, self.policy)
-        headers = response.raw_headers
+        candidates = parse_etags(if_none_match)
+        status = 304 if candidates is not None and weakly_matches(representation.etag, candidates) else 200
+        headers = [(b"etag", representation.etag.encode())]
+        if status == 200:
+            headers.append((b"content-length", str(len(representation.json)).encode()))
+        headers.extend(self._fixed[status])
         if decision.enforced:
             limits = rate_limit_headers(rate_policy, decision)
             headers.extend((name.lower().encode(), value.encode()) for name, value in limits.items())
-        self.security_headers.add_missing(headers)
         headers.append((b"traceparent", trace_of(scope).traceparent.encode()))
         headers.append((b"x-request-id", request_id_for(request_id).encode()))
         self.hits += 1
         metrics.FAST_PATH_HITS.inc()
-        await send({"type": "http.response.start", "status": response.status_code, "headers": headers})
-        await send({"type": "http.response.body", "body": response.body})
+        try:
+            await send({"type": "http.response.start", "status": status, "headers": headers})
+            await send({"type": "http.response.body", "body": representation.json if status == 200 else b""})
+        except Exception as error:  # the answer has started: it cannot go the normal way any more
+            raise _Answering from error
         return True
+
+
+class _Answering(Exception):
+    """Sending failed after the answer started (the client went away): not a reason to decline."""
+
+
+def _fixed_headers(
+    policy: CachePolicy, security_headers: SecurityHeaders, *, not_modified: bool
+) -> tuple[tuple[bytes, bytes], ...]:
+    """What ``representation_response`` and ``SecurityHeadersMiddleware`` add to every product or
+    page answer besides its ETag and length, in the order they add it."""
+    sample = representation_response(_Sample(), '"sample"' if not_modified else None, policy)
+    headers = [
+        (name, value) for name, value in sample.raw_headers if name not in (b"etag", b"content-length")
+    ]
+    security_headers.add_missing(headers)
+    return tuple(headers)
+
+
+class _Sample:
+    json = b"{}"
+    etag = '"sample"'
+    public = True

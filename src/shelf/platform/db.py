@@ -16,6 +16,7 @@ from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.pool import ConnectionPoolEntry
 
 from shelf.platform import jsonutil
+from shelf.platform.point_reads import point_reads_for
 from shelf.settings import Settings
 
 
@@ -60,10 +61,13 @@ class Database:
     def __init__(self, settings: Settings) -> None:
         self.engine = create_engine(settings.async_database_url, pool_size=settings.database_pool_size)
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False, class_=AsyncSession)
+        # Rows by primary key for the hot read paths, on connections of their own (point_reads.py).
+        self.point_reads = point_reads_for(settings.async_database_url, max_size=settings.database_pool_size)
 
     @property
     def dialect(self) -> str:
         return self.engine.dialect.name
 
     async def dispose(self) -> None:
+        await self.point_reads.aclose()
         await self.engine.dispose()

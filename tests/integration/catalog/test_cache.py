@@ -62,19 +62,25 @@ async def cached(cached_app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
 
 @contextmanager
 def product_reads(app: FastAPI) -> Iterator[list[str]]:
-    """The SQL statements that read the products table while the block runs."""
-    engine = app.state.container.database.engine.sync_engine
+    """The SQL statements that read the products table while the block runs, through the engine
+    or through the point reads of ``platform.point_reads`` (reads by id)."""
+    database = app.state.container.database
+    engine = database.engine.sync_engine
     seen: list[str] = []
 
-    def before_cursor_execute(*args: Any) -> None:
-        statement = args[2]
+    def observe(statement: str) -> None:
         if _READS_PRODUCTS.match(statement):
             seen.append(statement)
 
+    def before_cursor_execute(*args: Any) -> None:
+        observe(args[2])
+
     event.listen(engine, "before_cursor_execute", before_cursor_execute)
+    database.point_reads.observers.append(observe)
     try:
         yield seen
     finally:
+        database.point_reads.observers.remove(observe)
         event.remove(engine, "before_cursor_execute", before_cursor_execute)
 
 
