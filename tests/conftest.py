@@ -12,6 +12,7 @@ from fastapi import FastAPI
 from sqlalchemy import text
 
 from shelf.app import Container, create_app
+from shelf.flags.service import ExposureLog
 from shelf.identity.permissions import Role
 from shelf.platform import migrations
 from shelf.settings import Settings
@@ -91,6 +92,8 @@ async def container(app: FastAPI) -> AsyncIterator[Container]:
     # The flags were emptied behind the flags service's back: forget its cached definitions too,
     # or the next test evaluates this one's flags.
     await container.flags.forget_definitions()
+    # And the exposures it remembers sending: the next test's visitors have not seen a thing.
+    container.flags.exposures = ExposureLog(container.flags.exposures.capacity)
 
 
 @pytest.fixture

@@ -135,6 +135,9 @@ class FakeReader:
     def __init__(self, uow: FakeUnitOfWork) -> None:
         self._uow = uow
 
+    async def product(self, product_id: uuid.UUID) -> Product | None:
+        return self._uow.products.rows.get(product_id)
+
     async def page(self, query: ProductQuery, *, visible_all: bool) -> ProductPage:
         rows = [
             p
