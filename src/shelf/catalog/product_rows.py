@@ -16,27 +16,13 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from shelf.catalog.bulk import PRODUCT_COLUMNS
 from shelf.catalog.models import Product
 from shelf.catalog.money import STORAGE_SCALE
 from shelf.platform.jsonutil import loads
 from shelf.platform.point_reads import PointReads, Row
 
-_COLUMNS = (
-    "id",
-    "sku",
-    "name",
-    "description",
-    "price_amount",
-    "price_currency",
-    "status",
-    "category",
-    "tags",
-    "attributes",
-    "stock",
-    "created_at",
-    "updated_at",
-    "version",
-)
+_COLUMNS = PRODUCT_COLUMNS  # the table's columns, in the order the row is unpacked below
 BY_ID = f"SELECT {', '.join(_COLUMNS)} FROM products WHERE id = ?"  # noqa: S608 - fixed names
 
 
